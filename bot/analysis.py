@@ -1,0 +1,326 @@
+"""The text analyzer shared by the index and the questions.
+
+One code path turns any text into index terms, so a question and a passage can only
+match when they mean the same words: Unicode normalisation (NFKC), casefolding, accent
+removal, word tokens, stop words, Snowball stemming (PyStemmer, the C build of the
+Snowball English stemmer), then unigrams plus adjacent-word bigrams.
+
+Bigrams are built from the stemmed content words that stand next to each other once
+stop words are removed, so "cyber defence policy" also yields "cyber defenc" and
+"defenc polici"; a phrase match then outranks the same words scattered.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+# NLTK's English stop-word list plus question and chat words. Questions are full of
+# "what/which/how/does/tell me", which carry no topic; policy words such as "system",
+# "computer" or "against" are NOT here (scikit-learn's list drops those, which hurts).
+STOP_WORDS: frozenset[str] = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "couldn",
+        "could",
+        "d",
+        "did",
+        "didn",
+        "do",
+        "does",
+        "doesn",
+        "doing",
+        "don",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "hadn",
+        "has",
+        "hasn",
+        "have",
+        "haven",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "ll",
+        "m",
+        "ma",
+        "me",
+        "mightn",
+        "more",
+        "most",
+        "mustn",
+        "my",
+        "myself",
+        "needn",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "o",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "re",
+        "s",
+        "same",
+        "shan",
+        "she",
+        "should",
+        "shouldn",
+        "so",
+        "some",
+        "such",
+        "t",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "ve",
+        "very",
+        "was",
+        "wasn",
+        "we",
+        "were",
+        "weren",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "won",
+        "wouldn",
+        "y",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "also",
+        "would",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "tell",
+        "give",
+        "show",
+        "explain",
+        "describe",
+        "please",
+        "know",
+        "let",
+        "like",
+        "say",
+        "said",
+        "says",
+        "get",
+        "got",
+        "e",
+        "g",
+        "eg",
+        "ie",
+        "etc",
+    ]
+)
+
+# Words that give a question its form rather than its topic ("where is X located",
+# "what does X include", "what kind of X"). They still match passages that use them, but
+# when a passage lacks them it is not missing anything the question asked about, so the
+# answer layer leaves them out of its coverage figure.
+QUESTION_FORM_WORDS: frozenset[str] = frozenset(
+    [
+        "located",
+        "locate",
+        "location",
+        "happen",
+        "happened",
+        "happens",
+        "include",
+        "includes",
+        "including",
+        "included",
+        "run",
+        "runs",
+        "involve",
+        "involves",
+        "involved",
+        "kind",
+        "kinds",
+        "sort",
+        "type",
+        "types",
+        "example",
+        "examples",
+        "many",
+        "much",
+        "want",
+        "wants",
+        "wanted",
+        "need",
+        "needs",
+        "mean",
+        "means",
+        "meant",
+        "called",
+        "call",
+        "name",
+        "named",
+        "role",
+        "main",
+        "aim",
+        "aims",
+        "purpose",
+        "goal",
+        "goals",
+        "exactly",
+        "specifically",
+        "currently",
+        "actually",
+        "really",
+        "thing",
+        "things",
+        "way",
+        "ways",
+    ]
+)
+
+_TOKEN = re.compile(r"\w+")
+# Curly quotes and the like that NFKC leaves alone but users type interchangeably.
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
+
+
+def normalize(text: str) -> str:
+    """Folds text to the form both sides are compared in: NFKC, casefold, no accents."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Splits normalised text into word tokens.
+
+    Single letters are dropped (initials, list markers, the "s" of "EU's"); single digits
+    are kept because "5 policy areas" is a fact a user may ask about.
+    """
+    tokens = _TOKEN.findall(normalize(text).replace("_", " "))
+    return [t for t in tokens if len(t) > 1 or t.isdigit()]
+
+
+def content_words(text: str) -> list[str]:
+    """Word tokens without stop words: the words that carry a question's topic."""
+    return [w for w in words(text) if w not in STOP_WORDS]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    """Snowball (Porter 2) English stem of one normalised word."""
+    return str(_stemmer().stemWord(word))
+
+
+def stems(tokens: list[str]) -> list[str]:
+    """Stems a list of words in one call (the C stemmer is fastest in batches)."""
+    return [str(s) for s in _stemmer().stemWords(tokens)]
+
+
+def terms_from_stems(stemmed: list[str], bigrams: bool = True) -> list[str]:
+    """Index terms from a sequence of stems: the stems, then "a b" bigrams of neighbours."""
+    if not bigrams or len(stemmed) < 2:
+        return list(stemmed)
+    return stemmed + [f"{a} {b}" for a, b in zip(stemmed, stemmed[1:], strict=False)]
+
+
+def analyze(text: str, bigrams: bool = True) -> list[str]:
+    """Turns text into index terms; the one function both the index and questions use.
+
+    Args:
+        text: Any string; empty, emoji-only or stop-word-only text gives an empty list.
+        bigrams: Add bigrams of adjacent content words.
+
+    Returns:
+        Terms in text order (unigrams, then bigrams), with repeats, for counting.
+    """
+    return terms_from_stems(stems(content_words(text)), bigrams)

@@ -1,0 +1,185 @@
+"""Command line: `python -m bot build | ask | console | telegram | eval`.
+
+Heavy modules (NumPy, SciPy, the Telegram library) are imported inside the branch that
+needs them, so `--help` answers at once. Errors from the core arrive as typed
+exceptions and leave here as one "Error: ..." line on stderr and an exit code:
+
+    0  success            1  error (corpus, index, input)       2  usage
+    130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.engine import Engine
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--corpus",
+        type=Path,
+        metavar="DIR",
+        help="folder of text files (default ./corpus, or $BOT_CORPUS_DIR)",
+    )
+    common.add_argument(
+        "--index",
+        type=Path,
+        metavar="DIR",
+        help="index folder (default ./index, or $BOT_INDEX_DIR)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Answers questions about the text in a corpus folder, with sources.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", parents=[common], help="build or refresh the index")
+    p.add_argument("--full", action="store_true", help="rebuild from scratch")
+
+    p = sub.add_parser("ask", parents=[common], help="answer one question (or - for stdin)")
+    p.add_argument("question", nargs="+", help="the question, or - to read one per line")
+    p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
+    p.add_argument("-k", type=int, default=None, metavar="N", help="number of sources")
+
+    sub.add_parser("console", parents=[common], help="interactive questions in the terminal")
+
+    p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot")
+    p.add_argument("--webhook-url", help="public HTTPS URL for webhook mode (default: polling)")
+    p.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
+    p.add_argument("--port", type=int, default=8443, help="webhook listen port")
+    p.add_argument("--secret-token", help="webhook secret (or $TELEGRAM_WEBHOOK_SECRET)")
+
+    p = sub.add_parser("eval", parents=[common], help="score a question file (JSON Lines)")
+    p.add_argument("file", type=Path, help='questions: {"question", "expected": [...]}')
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument("-k", type=int, default=3, metavar="N", help="sources per question")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one subcommand and returns its exit code."""
+    args = _parser().parse_args(argv)
+    # Warnings (a skipped corpus file, a rebuilt index) go to stderr, answers to stdout.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    package_log = logging.getLogger("bot")
+    package_log.addHandler(handler)
+    package_log.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    from bot.config import ConfigError, Settings
+    from bot.index import IndexError_
+
+    try:
+        settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
+        if getattr(args, "k", None) is not None and args.k < 1:
+            raise ConfigError("-k must be at least 1")
+        return _COMMANDS[args.command](args, settings)
+    except (ConfigError, IndexError_) as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    finally:
+        package_log.removeHandler(handler)
+
+
+def _error(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _open(settings: Settings) -> Engine:
+    from bot.engine import Engine
+
+    return Engine.open(settings, say=_say)
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    """Builds the index and prints a one-line summary."""
+    from bot.index import build
+
+    report = build(settings.corpus_dir, settings.index_dir, settings.k1, settings.b)
+    print(report.summary())
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Answers the question, or every line of stdin with `-`."""
+    engine = _open(settings)
+    if args.question == ["-"]:
+        questions: Iterable[str] = (line.rstrip("\r\n") for line in sys.stdin)
+    else:
+        questions = [" ".join(args.question)]
+    for question in questions:
+        answer = engine.ask(question, args.k)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(
+                answer.text.replace("\n", " ") if args.question == ["-"] else answer.text,
+                flush=True,
+            )
+    return EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the interactive console until end of input."""
+    from bot.console import Console
+
+    return Console(_open(settings), sys.stdin, sys.stdout).run()
+
+
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the Telegram bot until SIGINT or SIGTERM."""
+    from bot.telegram_bot import run
+
+    return run(
+        settings,
+        webhook_url=args.webhook_url,
+        listen=args.listen,
+        port=args.port,
+        secret_token=args.secret_token,
+    )
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Scores a question file and prints hit@1, hit@3, MRR and abstention figures."""
+    from bot.evaluate import EvalError, evaluate, format_report, read_questions
+
+    try:
+        items = read_questions(args.file)
+    except EvalError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    report = evaluate(_open(settings), items, k=args.k)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Any] = {
+    "build": cmd_build,
+    "ask": cmd_ask,
+    "console": cmd_console,
+    "telegram": cmd_telegram,
+    "eval": cmd_eval,
+}

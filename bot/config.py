@@ -1,0 +1,135 @@
+"""Settings: every knob of the bot in one frozen record.
+
+Values come from, in order of precedence: command-line options (passed as overrides),
+environment variables, then the defaults below. Nothing else reads the environment,
+so a test can build any configuration by calling `Settings.from_env({...})`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of every front end and of the core.
+
+    Attributes:
+        corpus_dir: Folder of text files to answer from (BOT_CORPUS_DIR).
+        index_dir: Folder where the index is built (BOT_INDEX_DIR).
+        top_k: How many sources a reply lists (BOT_TOP_K).
+        min_score: Abstain when the best passage's normalised score is below this
+            (BOT_MIN_SCORE). The score is the BM25 score divided by the best score any
+            passage could reach for the question, so it lies in [0, 1] whatever the corpus.
+        min_coverage: Abstain when the best passage covers less than this share of the
+            question's information (idf mass of its content words) (BOT_MIN_COVERAGE).
+        k1: BM25 term-frequency saturation (BOT_K1).
+        b: BM25 length normalisation (BOT_B).
+        telegram_token: Bot token (TELEGRAM_BOT_TOKEN); never logged.
+        telegram_api_url: Bot API base URL (TELEGRAM_API_URL).
+        admin_ids: Telegram user ids allowed to use admin commands (TELEGRAM_ADMIN_IDS).
+        rate_limit_per_minute: Questions one Telegram user may ask a minute (BOT_RATE_LIMIT).
+    """
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    top_k: int = 3
+    min_score: float = 0.1
+    min_coverage: float = 0.5
+    k1: float = 1.2
+    b: float = 0.75
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = DEFAULT_API_URL
+    admin_ids: frozenset[int] = frozenset()
+    rate_limit_per_minute: int = 20
+
+    @property
+    def feedback_path(self) -> Path:
+        """Where Telegram 👍/👎 feedback is appended, as JSON Lines, for curators."""
+        return self.index_dir / "feedback.jsonl"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Builds settings from environment variables, then applies non-None overrides.
+
+        Args:
+            environ: The environment to read; `os.environ` when None.
+            **overrides: Field values from the command line; None means "not given".
+
+        Raises:
+            ConfigError: A variable holds a value of the wrong kind.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, var, kind in _ENV:
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            values[name] = _parse(var, raw.strip(), kind)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for name in ("corpus_dir", "index_dir"):
+            if name in values:
+                values[name] = Path(values[name])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Checks ranges, so a typo in a variable fails at start-up, not mid-answer."""
+        if self.top_k < 1:
+            raise ConfigError("BOT_TOP_K must be at least 1")
+        for name in ("min_score", "min_coverage"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"BOT_{name.upper()} must be between 0 and 1, not {value}")
+        if self.k1 < 0 or not 0.0 <= self.b <= 1.0:
+            raise ConfigError("BOT_K1 must be >= 0 and BOT_B between 0 and 1")
+        if self.rate_limit_per_minute < 1:
+            raise ConfigError("BOT_RATE_LIMIT must be at least 1")
+
+    def with_(self, **changes: Any) -> Settings:
+        """Returns a copy with some fields changed (a shorthand for dataclasses.replace)."""
+        return replace(self, **changes)
+
+
+def _parse(var: str, raw: str, kind: str) -> Any:
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "ids":
+            return frozenset(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        expected = {"int": "a whole number", "float": "a number", "ids": "comma-separated user ids"}
+        raise ConfigError(f"{var}={raw!r} is not {expected[kind]}") from None
+    return raw
+
+
+_ENV: tuple[tuple[str, str, str], ...] = (
+    ("corpus_dir", "BOT_CORPUS_DIR", "str"),
+    ("index_dir", "BOT_INDEX_DIR", "str"),
+    ("top_k", "BOT_TOP_K", "int"),
+    ("min_score", "BOT_MIN_SCORE", "float"),
+    ("min_coverage", "BOT_MIN_COVERAGE", "float"),
+    ("k1", "BOT_K1", "float"),
+    ("b", "BOT_B", "float"),
+    ("telegram_token", "TELEGRAM_BOT_TOKEN", "str"),
+    ("telegram_api_url", "TELEGRAM_API_URL", "str"),
+    ("admin_ids", "TELEGRAM_ADMIN_IDS", "ids"),
+    ("rate_limit_per_minute", "BOT_RATE_LIMIT", "int"),
+)

@@ -1,0 +1,133 @@
+"""The engine: one loaded index, shared by every front end, swapped live.
+
+Front ends hold one `Engine` and call `ask`. Before each question the engine checks the
+index folder's CURRENT pointer (one small file read); when a build has replaced it, the
+new index is loaded and swapped in under a lock. A question holds a reference to one
+`Retriever` from start to end, so it is answered entirely from the old index or
+entirely from the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot import index as index_mod
+from bot.answer import Answer, compose, small_talk
+from bot.config import Settings
+from bot.passages import Passage
+from bot.retriever import Retriever
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What a front end may say about the loaded index."""
+
+    format_version: int
+    passage_count: int
+    build_time: str
+    build_id: str
+    documents: tuple[str, ...]
+    sections: tuple[str, ...]
+
+
+def ensure_index(settings: Settings, say: Callable[[str], None] | None = None) -> None:
+    """Builds the index when it is missing or stale, saying why through `say`.
+
+    Waits for a build another process is running instead of failing, so that two
+    commands started together both end up with a fresh index.
+    """
+    reason = index_mod.stale_reason(settings.corpus_dir, settings.index_dir)
+    if reason is None:
+        return
+    if say:
+        say(f"Building the index first ({reason})...")
+    report = index_mod.build(
+        settings.corpus_dir, settings.index_dir, settings.k1, settings.b, wait=True
+    )
+    if say:
+        say(report.summary())
+
+
+class Engine:
+    """Answers questions from the current index; safe to share between threads."""
+
+    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+        self.settings = settings
+        self._retriever = retriever
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, say: Callable[[str], None] | None = None) -> Engine:
+        """Loads the index, building it first when it is missing or stale.
+
+        Raises:
+            bot.index.IndexError_: The corpus or the index cannot be used; the message
+                says what to do.
+        """
+        ensure_index(settings, say)
+        return cls(settings, Retriever(index_mod.load(settings.index_dir)))
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever of the index in use now."""
+        return self._retriever
+
+    def refresh(self) -> bool:
+        """Swaps in a newer index if a build has made one current. Returns True if so.
+
+        A broken new index is logged and ignored: the bot keeps serving the old one.
+        """
+        try:
+            current = index_mod.current_build(self.settings.index_dir).name
+        except index_mod.IndexError_:
+            return False
+        if current == self._retriever.index.build_id:
+            return False
+        with self._lock:
+            if current == self._retriever.index.build_id:
+                return False
+            try:
+                fresh = index_mod.load(self.settings.index_dir)
+            except index_mod.IndexError_ as exc:
+                log.error("new index not loaded, still serving the old one: %s", exc)
+                return False
+            self._retriever = Retriever(fresh)
+            log.info("now serving index %s", fresh.build_id)
+            return True
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """Answers one question with up to `k` sources (default `settings.top_k`)."""
+        self.refresh()
+        retriever = self._retriever  # one index for the whole question
+        k = max(1, k or self.settings.top_k)
+        question = question[:2000]  # a question longer than a page is pasted text
+        if small_talk(question) is not None:
+            return compose(question, None, self.settings)
+        search = retriever.search(question, k)
+        return compose(question, search, self.settings)
+
+    @property
+    def info(self) -> IndexInfo:
+        """Facts about the index in use."""
+        index = self._retriever.index
+        sections = tuple(dict.fromkeys(p.section for p in index.passages if p.section))
+        return IndexInfo(
+            int(index.manifest["format_version"]),
+            int(index.manifest["passages"]),
+            str(index.manifest["built_at"]),
+            index.build_id,
+            tuple(f["path"] for f in index.manifest["files"]),
+            sections[:50],
+        )
+
+    def passage(self, passage_id: str) -> Passage | None:
+        """The passage with this id in the current index, if it still exists."""
+        for passage in self._retriever.index.passages:
+            if passage.id == passage_id:
+                return passage
+        return None

@@ -1,0 +1,651 @@
+"""The search index: building it, saving it atomically, loading and validating it.
+
+Layout of the index folder (plain data only; loading an index never runs code)::
+
+    index/
+      CURRENT                 name of the live build folder, swapped with os.replace
+      build-<time>-<id>/
+        manifest.json         format version, library versions, analyzer parameters,
+                              corpus files (size, mtime, sha256), counts, build time
+        vocabulary.json       index terms; a term's position is its matrix column
+        words.json            surface words and their counts, for typo repair
+        idf.npy               idf of each term
+        weights.*.npy         BM25-weighted passage x term matrix, CSC (data, indices, indptr)
+        counts.*.npy          raw term counts, CSR, so a rebuild can reuse unchanged files
+        passages.jsonl        one passage a line; passages.offsets.npy locates each line
+
+The matrix is kept as separate .npy files rather than one .npz so that it can be
+memory-mapped: loading a large index costs a few page-table entries, not a copy.
+
+A build writes a fresh build folder, then replaces CURRENT in one os.replace call, so a
+reader sees the old index or the new one, never half of one. The previous build is kept
+(a reader may still be reading it) and older ones are removed.
+
+Weighting is TF-IDF with BM25's choices for the two factors: the tf factor saturates
+(tf * (k1 + 1) / (tf + k1 * length_norm)), a sublinear tf that also normalises for
+passage length, and idf is smoothed, log(1 + (N - df + 0.5) / (df + 0.5)), which stays
+positive for a word found in every passage: on a corpus of a few passages such a word
+must still count (the zero-idf mistake drops it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from bot import analysis
+from bot import passages as passages_mod
+from bot.documents import CorpusFileError, Document, corpus_files, read_document
+from bot.passages import Passage, split_documents
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+# Everything that shapes passages and terms; an index built with other values is stale.
+ANALYZER = {
+    "name": "nfkc-casefold-stop-snowball-en",
+    "bigrams": True,
+    "version": 1,
+    "stop_words": len(analysis.STOP_WORDS),
+    "max_words": passages_mod.MAX_WORDS,
+    "max_bullet_words": passages_mod.MAX_BULLET_WORDS,
+}
+
+
+class IndexError_(Exception):
+    """Base of index problems; the message says what to do next."""
+
+
+class IndexNotFound(IndexError_):
+    """There is no index yet."""
+
+
+class IndexCorrupt(IndexError_):
+    """An index file is missing, truncated or of another format version."""
+
+
+class BuildInProgress(IndexError_):
+    """Another process holds the build lock."""
+
+
+class EmptyCorpus(IndexError_):
+    """The corpus folder holds no readable text."""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A corpus file as it was when indexed."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the one-line summary."""
+
+    files: int
+    passages: int
+    terms: int
+    seconds: float
+    skipped: tuple[str, ...]
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    previous_passages: int = 0
+    build: str = ""
+
+    def summary(self) -> str:
+        """One line for the terminal, e.g. "Indexed 23 passages from 1 file in 0.04 s"."""
+        files = f"{self.files} file" + ("" if self.files == 1 else "s")
+        line = f"Indexed {self.passages} passages from {files} in {self.seconds:.2f} s"
+        if self.skipped:
+            line += f" (skipped {len(self.skipped)} unreadable: {', '.join(self.skipped)})"
+        return line
+
+
+class PassageStore:
+    """Passages read on demand from passages.jsonl through an offset table.
+
+    Parsing a million JSON lines at start-up would take seconds; looking up the handful a
+    reply shows takes microseconds.
+    """
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        self._path = path
+        self._offsets = offsets
+        self._data = path.read_bytes() if path.stat().st_size < (64 << 20) else None
+        self._file = None if self._data is not None else open(path, "rb")  # noqa: SIM115
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, position: int) -> Passage:
+        start, end = int(self._offsets[position]), int(self._offsets[position + 1])
+        if self._data is not None:
+            raw = self._data[start:end]
+        else:
+            assert self._file is not None
+            self._file.seek(start)
+            raw = self._file.read(end - start)
+        try:
+            row = json.loads(raw)
+            return Passage(row["id"], row["doc"], row["section"], row["text"], position)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"{self._path} is damaged ({exc}). {_REBUILD}") from None
+
+    def __iter__(self) -> Iterator[Passage]:
+        for position in range(len(self)):
+            yield self[position]
+
+
+_REBUILD = "Run: python -m bot build --full"
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index: everything retrieval needs, read-only.
+
+    Attributes:
+        path: The build folder it was loaded from.
+        manifest: The parsed manifest.json.
+        vocabulary: Term -> column.
+        terms: Column -> term.
+        idf: idf per column.
+        weights: BM25-weighted passage x term matrix, CSC so a question's columns are cheap.
+        counts: Raw term counts (passage x term, CSR); used by incremental rebuilds.
+        words: Surface word -> corpus count, for typo repair.
+        passages: Passage store indexed by position.
+        k1: The k1 the weights were built with.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    vocabulary: dict[str, int]
+    terms: list[str]
+    idf: np.ndarray
+    weights: sp.csc_matrix
+    counts: sp.csr_matrix
+    words: dict[str, int]
+    passages: PassageStore
+    k1: float
+
+    @property
+    def build_id(self) -> str:
+        """The build folder's name, which changes with every build."""
+        return self.path.name
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """The corpus files this index was built from."""
+        return [FileInfo(**f) for f in self.manifest["files"]]
+
+    @property
+    def max_idf(self) -> float:
+        """The idf an unseen word would get: the most informative value there is."""
+        n = self.manifest["passages"]
+        return float(np.log1p((n + 0.5) / 0.5))
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def scan_corpus(corpus_dir: Path) -> list[tuple[Path, str]]:
+    """Lists corpus files as (path, name relative to the corpus folder)."""
+    try:
+        paths = corpus_files(corpus_dir)
+    except CorpusFileError as exc:
+        raise EmptyCorpus(str(exc)) from None
+    return [(p, p.relative_to(corpus_dir).as_posix()) for p in paths]
+
+
+def file_info(path: Path, name: str) -> FileInfo:
+    """Size, mtime and sha256 of one corpus file."""
+    st = path.stat()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return FileInfo(name, st.st_size, st.st_mtime_ns, digest)
+
+
+def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[FileInfo], list[FileInfo]]:
+    """Reads every corpus file; unreadable ones are skipped with a warning naming them.
+
+    Returns:
+        The documents, the files they came from, and the files skipped as unreadable
+        (remembered so that they do not make the index look stale on every run).
+    """
+    documents: list[Document] = []
+    infos: list[FileInfo] = []
+    skipped: list[FileInfo] = []
+    for path, name in scan_corpus(corpus_dir):
+        try:
+            docs = read_document(path, name)
+            infos.append(file_info(path, name))
+        except (CorpusFileError, OSError) as exc:
+            log.warning("skipped %s: %s", name, exc)
+            try:
+                skipped.append(file_info(path, name))
+            except OSError:
+                skipped.append(FileInfo(name, -1, -1, ""))
+            continue
+        if not any(section.units or section.heading for d in docs for section in d.sections):
+            log.warning("%s holds no text", name)
+        documents.extend(docs)
+    return documents, infos, skipped
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def analyze_passages(passages: list[Passage]) -> tuple[sp.csr_matrix, list[str], Counter[str]]:
+    """Counts each passage's terms; also counts surface words for typo repair.
+
+    Our analyzer produces the terms; scikit-learn's CountVectorizer turns term lists
+    into the sparse count matrix and the (sorted) vocabulary.
+
+    Returns:
+        (counts matrix passage x term, terms by column, surface word counts)
+    """
+    # Imported here: loading scikit-learn takes a second that `ask` need not pay.
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    words: Counter[str] = Counter()
+
+    def term_lists() -> Iterator[list[str]]:
+        for passage in passages:
+            surface = analysis.content_words(passage.indexed_text)
+            words.update(surface)
+            yield analysis.terms_from_stems(analysis.stems(surface))
+
+    vectorizer = CountVectorizer(analyzer=_identity, lowercase=False, dtype=np.float32)
+    try:
+        counts = vectorizer.fit_transform(term_lists()).tocsr()
+    except ValueError:
+        # "empty vocabulary": every passage is stop words, digits or symbols. The
+        # caller turns the empty result into a sentence for the user.
+        return sp.csr_matrix((len(passages), 0), dtype=np.float32), [], words
+    counts.sort_indices()
+    return counts, vectorizer.get_feature_names_out().tolist(), words
+
+
+def _identity(terms: list[str]) -> list[str]:
+    return terms
+
+
+def bm25_weights(counts: sp.csr_matrix, k1: float, b: float) -> tuple[sp.csc_matrix, np.ndarray]:
+    """Turns raw counts into TF-IDF weights with BM25's tf saturation and smoothed idf.
+
+    Args:
+        counts: passage x term raw counts.
+        k1: tf saturation; 0 makes tf binary, large values make it linear.
+        b: length normalisation; 0 ignores passage length, 1 normalises fully.
+
+    Returns:
+        (weights as CSC, idf per term)
+    """
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    avg = float(lengths.mean()) if n else 1.0
+    norm = k1 * (1.0 - b + b * lengths / max(avg, 1e-9))
+    tf = counts.data.astype(np.float64)
+    row_norm = np.repeat(norm, np.diff(counts.indptr))
+    data = idf[counts.indices] * tf * (k1 + 1.0) / (tf + row_norm)
+    weights = sp.csr_matrix((data.astype(np.float32), counts.indices, counts.indptr), counts.shape)
+    return weights.tocsc(), idf.astype(np.float32)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
+    """Holds the index folder's build lock; a second builder fails (or waits) cleanly.
+
+    Raises:
+        BuildInProgress: Another process is building and `wait` is False.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise BuildInProgress(
+                    f"another build of {index_dir} is running; this one stopped. "
+                    "Try again when it has finished."
+                ) from None
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(
+    corpus_dir: Path, index_dir: Path, k1: float = 1.2, b: float = 0.75, wait: bool = False
+) -> BuildReport:
+    """Builds the index of `corpus_dir` into `index_dir` and makes it current.
+
+    Raises:
+        EmptyCorpus: No file in the corpus folder has any text.
+        BuildInProgress: Another build holds the lock.
+    """
+    started = time.perf_counter()
+    with build_lock(index_dir, wait=wait):
+        previous = _previous_files(index_dir)
+        documents, infos, skipped = read_corpus(corpus_dir)
+        passages = split_documents(documents)
+        if not passages:
+            where = f"{corpus_dir}"
+            raise EmptyCorpus(
+                f"No text to index in {where}: add .txt, .md, .html, .pdf or .jsonl files there"
+                + (
+                    f" (skipped as unreadable: {', '.join(f.path for f in skipped)})"
+                    if skipped
+                    else ""
+                )
+            )
+        counts, terms, words = analyze_passages(passages)
+        if not terms:
+            raise EmptyCorpus(
+                f"No words to index in {corpus_dir}: its text holds only stop words, numbers "
+                "or symbols"
+            )
+        weights, idf = bm25_weights(counts, k1, b)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "analyzer": ANALYZER,
+            "scoring": {"k1": k1, "b": b},
+            "libraries": _library_versions(),
+            "files": [vars(info) for info in infos],
+            "skipped": [vars(info) for info in skipped],
+            "passages": len(passages),
+            "terms": len(terms),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        build_dir = _write(index_dir, manifest, passages, terms, idf, weights, counts, words)
+    names = {f.path: f.sha256 for f in infos}
+    old = {f["path"]: f["sha256"] for f in previous.get("files", [])}
+    return BuildReport(
+        files=len(infos),
+        passages=len(passages),
+        terms=len(terms),
+        seconds=time.perf_counter() - started,
+        skipped=tuple(f.path for f in skipped),
+        added=tuple(sorted(set(names) - set(old))),
+        changed=tuple(sorted(n for n in names if n in old and old[n] != names[n])),
+        removed=tuple(sorted(set(old) - set(names))),
+        previous_passages=int(previous.get("passages", 0)),
+        build=build_dir.name,
+    )
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("numpy", "scipy", "scikit-learn", "PyStemmer", "rapidfuzz"):
+        versions[package] = metadata.version(package)
+    return versions
+
+
+def _write(
+    index_dir: Path,
+    manifest: dict[str, Any],
+    passages: list[Passage],
+    terms: list[str],
+    idf: np.ndarray,
+    weights: sp.csc_matrix,
+    counts: sp.csr_matrix,
+    words: Counter[str],
+) -> Path:
+    """Writes a build folder beside the live one, then points CURRENT at it atomically."""
+    name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir(parents=True)
+    try:
+        offsets = [0]
+        with open(tmp / "passages.jsonl", "wb") as out:
+            for p in passages:
+                line = (
+                    json.dumps(
+                        {"id": p.id, "doc": p.doc, "section": p.section, "text": p.text},
+                        ensure_ascii=False,
+                    ).encode("utf-8")
+                    + b"\n"
+                )
+                out.write(line)
+                offsets.append(offsets[-1] + len(line))
+        np.save(tmp / "passages.offsets.npy", np.asarray(offsets, dtype=np.int64))
+        _dump_json(tmp / "vocabulary.json", terms)
+        _dump_json(tmp / "words.json", dict(words))
+        np.save(tmp / "idf.npy", idf)
+        for prefix, matrix in (("weights", weights), ("counts", counts)):
+            np.save(tmp / f"{prefix}.data.npy", matrix.data)
+            np.save(tmp / f"{prefix}.indices.npy", matrix.indices.astype(np.int32))
+            np.save(tmp / f"{prefix}.indptr.npy", matrix.indptr.astype(np.int64))
+        # The manifest goes last: a folder without one is never taken for an index.
+        _dump_json(tmp / "manifest.json", manifest)
+        final = index_dir / name
+        os.replace(tmp, final)
+        try:
+            previous = current_build(index_dir).name
+        except IndexError_:
+            previous = ""
+        pointer = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+        pointer.write_text(name + "\n", encoding="utf-8")
+        os.replace(pointer, index_dir / CURRENT)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # The previous build stays: a reader may have read CURRENT just before the swap.
+    _remove_old_builds(index_dir, keep={name, previous})
+    return final
+
+
+def _dump_json(path: Path, value: Any) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(value, out, ensure_ascii=False, separators=(",", ":"))
+
+
+def _remove_old_builds(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        if path.name.startswith(("build-", ".tmp-build-")) and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _previous_files(index_dir: Path) -> dict[str, Any]:
+    try:
+        return read_manifest(current_build(index_dir))
+    except IndexError_:
+        return {}
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def current_build(index_dir: Path) -> Path:
+    """The live build folder named by CURRENT.
+
+    Raises:
+        IndexNotFound: No index has been built in `index_dir`.
+    """
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotFound(f"No index in {index_dir}/. Run: python -m bot build") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(f"{index_dir / CURRENT} is unreadable ({exc}). {_REBUILD}") from None
+    if not name or "/" in name or not name.startswith("build-"):
+        raise IndexCorrupt(f"{index_dir / CURRENT} does not name a build. {_REBUILD}")
+    return index_dir / name
+
+
+def read_manifest(build_dir: Path) -> dict[str, Any]:
+    """Reads and checks a build's manifest.
+
+    Raises:
+        IndexCorrupt: Missing, unparsable, or of another format version.
+    """
+    path = build_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"{path} is not an index manifest. {_REBUILD}")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexCorrupt(
+            f"{path} has index format {version!r}, this program reads format {FORMAT_VERSION}. "
+            f"{_REBUILD}"
+        )
+    return manifest
+
+
+def load(index_dir: Path) -> Index:
+    """Loads the current index, memory-mapping its arrays and checking every file.
+
+    Raises:
+        IndexNotFound: Nothing built yet.
+        IndexCorrupt: A file is missing, truncated or inconsistent; names the file.
+    """
+    build_dir = current_build(index_dir)
+    manifest = read_manifest(build_dir)
+    n, v = int(manifest["passages"]), int(manifest["terms"])
+    terms = _load_json(build_dir / "vocabulary.json", list)
+    words = _load_json(build_dir / "words.json", dict)
+    idf = _load_array(build_dir / "idf.npy")
+    offsets = _load_array(build_dir / "passages.offsets.npy")
+    weights = _load_matrix(build_dir, "weights", sp.csc_matrix, (n, v))
+    counts = _load_matrix(build_dir, "counts", sp.csr_matrix, (n, v))
+    passages_path = build_dir / "passages.jsonl"
+    checks = [
+        (len(terms) == v, "vocabulary.json"),
+        (idf.shape == (v,), "idf.npy"),
+        (offsets.shape == (n + 1,), "passages.offsets.npy"),
+        (
+            passages_path.exists() and passages_path.stat().st_size == int(offsets[-1]),
+            "passages.jsonl",
+        ),
+    ]
+    for ok, name in checks:
+        if not ok:
+            raise IndexCorrupt(f"{build_dir / name} does not match the manifest. {_REBUILD}")
+    vocabulary = {term: column for column, term in enumerate(terms)}
+    return Index(
+        build_dir,
+        manifest,
+        vocabulary,
+        terms,
+        idf,
+        weights,
+        counts,
+        words,
+        PassageStore(passages_path, offsets),
+        float(manifest["scoring"]["k1"]),
+    )
+
+
+def _load_json(path: Path, kind: type) -> Any:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
+    if not isinstance(value, kind):
+        raise IndexCorrupt(f"{path} holds the wrong kind of data. {_REBUILD}")
+    return value
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
+
+
+def _load_matrix(build_dir: Path, prefix: str, kind: Any, shape: tuple[int, int]) -> Any:
+    data = _load_array(build_dir / f"{prefix}.data.npy")
+    indices = _load_array(build_dir / f"{prefix}.indices.npy")
+    indptr = _load_array(build_dir / f"{prefix}.indptr.npy")
+    major = shape[1] if kind is sp.csc_matrix else shape[0]
+    minor = shape[0] if kind is sp.csc_matrix else shape[1]
+    valid = (
+        indptr.shape == (major + 1,)
+        and data.shape == indices.shape
+        and int(indptr[-1]) == data.shape[0]
+        and (indices.size == 0 or int(indices.max()) < minor)
+    )
+    if not valid:
+        raise IndexCorrupt(f"{build_dir / prefix}.*.npy do not match the manifest. {_REBUILD}")
+    # The constructor would copy and re-check; building the object from its parts keeps
+    # the arrays memory-mapped.
+    matrix = kind.__new__(kind)
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    matrix._shape = shape
+    return matrix
+
+
+# ---------------------------------------------------------------------------- staleness
+
+
+def stale_reason(corpus_dir: Path, index_dir: Path) -> str | None:
+    """Why the index needs a (re)build, or None when it matches the corpus.
+
+    Cheap on the common path: files whose size and mtime match the manifest are
+    trusted; only the others are hashed, so touching a file does not force a rebuild.
+    """
+    try:
+        manifest = read_manifest(current_build(index_dir))
+    except IndexNotFound:
+        return "no index yet"
+    except IndexCorrupt as exc:
+        return f"the index is unusable ({exc})"
+    if manifest.get("analyzer") != ANALYZER:
+        return "the analyzer changed"
+    indexed = {f["path"]: f for f in manifest.get("files", []) + manifest.get("skipped", [])}
+    try:
+        current = scan_corpus(corpus_dir)
+    except EmptyCorpus:
+        return None  # the build itself will report the missing folder
+    names = {name for _, name in current}
+    for path, name in current:
+        old = indexed.get(name)
+        if old is None:
+            return f"{name} is new"
+        try:
+            st = path.stat()
+            if st.st_size == old["size"] and st.st_mtime_ns == old["mtime_ns"]:
+                continue
+            if file_info(path, name).sha256 != old["sha256"]:
+                return f"{name} changed"
+        except OSError:
+            continue  # unreadable now: the build will skip it with a warning
+    gone = set(indexed) - names
+    if gone:
+        return f"{sorted(gone)[0]} was removed"
+    return None

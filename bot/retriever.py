@@ -1,0 +1,269 @@
+"""Retrieval: a question in, ranked passages out.
+
+The question goes through the same analyzer as the passages. Words the index has never
+seen are first repaired against the corpus's own words with rapidfuzz ("Ukriane" ->
+"ukraine", "defense" -> "defence"), and the repairs are reported so the reply can say
+"did you mean". Scoring reads only the matrix columns of the question's terms (the
+matrix is stored column-major: an inverted index), so its cost grows with the postings
+of those terms, not with the size of the corpus.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot import analysis
+from bot.index import Index
+from bot.passages import Passage
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked passage.
+
+    Attributes:
+        passage: The passage.
+        score: Its BM25 score divided by the best score any passage could reach for this
+            question: 1.0 means every question term at full strength, whatever the corpus.
+        coverage: Share of the question's information (idf mass of its content words)
+            found in the passage.
+        matched: The question's content stems found in the passage.
+    """
+
+    passage: Passage
+    score: float
+    coverage: float
+    matched: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Search:
+    """The outcome of one search.
+
+    Attributes:
+        hits: Best first; equal scores in corpus order.
+        corrections: (typed, corrected) word pairs applied to the question.
+        stems: The question's content stems after repair (for highlighting).
+        unknown: Content words that neither match nor could be repaired.
+        info: Information (idf) of each content stem; unknown words get the most.
+        form: Stems of question-form words ("located", "include"), see
+            `analysis.QUESTION_FORM_WORDS`.
+    """
+
+    hits: tuple[Hit, ...]
+    corrections: tuple[tuple[str, str], ...]
+    stems: tuple[str, ...]
+    unknown: tuple[str, ...]
+    info: dict[str, float] = field(default_factory=dict)
+    form: frozenset[str] = frozenset()
+
+    def coverage(self, matched: Iterable[str]) -> float:
+        """Share of the question's information that a set of matched stems holds.
+
+        Form words count only where they match: a passage without "located" is not
+        missing anything "Where is X located?" asked about.
+        """
+        found = set(matched)
+        asked = sum(v for s, v in self.info.items() if s in found or s not in self.form)
+        return sum(v for s, v in self.info.items() if s in found) / asked if asked else 0.0
+
+
+class Retriever:
+    """Ranks an index's passages for questions. Stateless apart from lookup tables."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    @cached_property
+    def _words_by_length(self) -> dict[int, list[str]]:
+        """Corpus words bucketed by length.
+
+        A typo is at most two letters off, so only three to five buckets are ever
+        compared, not the whole vocabulary.
+        """
+        buckets: dict[int, list[str]] = defaultdict(list)
+        for word in self.index.words:
+            buckets[len(word)].append(word)
+        return buckets
+
+    def repair(self, word: str) -> str | None:
+        """The corpus word a mistyped word most likely meant, or None.
+
+        Conservative on purpose, because a wrong repair turns an honest "I don't know"
+        into a wrong answer: words under 4 letters and numbers are never repaired; one
+        edit (insert, delete, substitute, or swap neighbours) is allowed up to 8 letters,
+        two from 9 ("company" must not become "compass"); a repair with two edits must
+        keep the first letter. Among equally
+        close words the most frequent wins, then the alphabetically first.
+        """
+        if len(word) < 4 or not word.isalpha():
+            return None
+        limit = 1 if len(word) <= 8 else 2
+        best: tuple[int, int, str] | None = None
+        for length in range(len(word) - limit, len(word) + limit + 1):
+            candidates = self._words_by_length.get(length)
+            if not candidates:
+                continue
+            for candidate, distance, _ in process.extract(
+                word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=20
+            ):
+                if distance > 1 and candidate[0] != word[0]:
+                    continue
+                key = (int(distance), -self.index.words[candidate], candidate)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best else None
+
+    @cached_property
+    def _surface_of_stem(self) -> dict[str, str]:
+        """The most frequent corpus word for each stem, to name a repair in the reply."""
+        best: dict[str, tuple[int, str]] = {}
+        words = list(self.index.words)
+        for word, stem in zip(words, analysis.stems(words), strict=True):
+            count = self.index.words[word]
+            if stem not in best or count > best[stem][0]:
+                best[stem] = (count, word)
+        return {stem: word for stem, (_, word) in best.items()}
+
+    def stem_prefix(self, stem: str) -> str | None:
+        """The longest corpus stem of 6+ letters that begins the given stem, or None.
+
+        A fallback for derived words the stemmer keeps apart: "cybercriminals" asked,
+        "cybercrimes" written (stems "cybercrimin" and "cybercrim").
+        """
+        vocabulary = self.index.vocabulary
+        for end in range(len(stem) - 1, 5, -1):
+            if stem[:end] in vocabulary:
+                return stem[:end]
+        return None
+
+    def split_compound(self, word: str) -> tuple[str, str] | None:
+        """Splits a closed compound the corpus writes apart ("cyberthreats" -> cyber, threats).
+
+        Both parts must be corpus words of at least three letters; the split with the
+        longest first part wins.
+        """
+        vocabulary = self.index.vocabulary
+        for cut in range(len(word) - 3, 2, -1):
+            head, tail = word[:cut], word[cut:]
+            if analysis.stem(head) in vocabulary and analysis.stem(tail) in vocabulary:
+                return head, tail
+        return None
+
+    def search(self, question: str, k: int = 3) -> Search:
+        """Ranks passages for a question.
+
+        Args:
+            question: Any text; empty or stop-word-only questions give no hits.
+            k: How many hits to return (capped at the number of passages).
+        """
+        vocabulary = self.index.vocabulary
+        corrections: list[tuple[str, str]] = []
+        unknown: list[str] = []
+        stems: list[str] = []
+        for word in analysis.content_words(question):
+            stem = analysis.stem(word)
+            if stem in vocabulary:
+                stems.append(stem)
+            elif parts := self.split_compound(word):
+                stems.extend(analysis.stem(part) for part in parts)
+            elif fixed := self.repair(word):
+                corrections.append((word, fixed))
+                stems.append(analysis.stem(fixed))
+            elif prefix := self.stem_prefix(stem):
+                corrections.append((word, self._surface_of_stem.get(prefix, prefix)))
+                stems.append(prefix)
+            else:
+                unknown.append(word)
+                stems.append(stem)
+        terms = analysis.terms_from_stems(stems)
+        # The other way round: "cyber attacks" asked, "cyberattacks" written.
+        compounds = {
+            a + b: (a, b) for a, b in zip(stems, stems[1:], strict=False) if a + b in vocabulary
+        }
+        terms += list(compounds)
+        form = frozenset(
+            analysis.stem(w)
+            for w in analysis.content_words(question)
+            if w in analysis.QUESTION_FORM_WORDS
+        )
+        search = Search(
+            (),
+            tuple(dict.fromkeys(corrections)),
+            tuple(stems),
+            tuple(unknown),
+            {s: _idf(self.index, s) for s in stems},
+            form,
+        )
+        if not terms:
+            return search
+        return replace(search, hits=tuple(self._rank(search, terms, compounds, k)))
+
+    def _rank(
+        self, search: Search, terms: list[str], compounds: dict[str, tuple[str, str]], k: int
+    ) -> list[Hit]:
+        index = self.index
+        counts = Counter(t for t in terms if t in index.vocabulary)
+        if not counts:
+            return []
+        columns = np.fromiter((index.vocabulary[t] for t in counts), dtype=np.int64)
+        weights = np.fromiter(counts.values(), dtype=np.float32)
+        scores = _score_columns(index, columns, weights)
+        candidates = np.flatnonzero(scores)
+        if candidates.size == 0:
+            return []
+        k = min(k, candidates.size)
+        if k < candidates.size:
+            # Ties at the cut must not depend on argpartition's whims: keep everyone
+            # scoring at least the k-th best, then sort by score and corpus position.
+            kth = np.partition(scores[candidates], candidates.size - k)[candidates.size - k]
+            candidates = candidates[scores[candidates] >= kth]
+        top = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
+        ceiling = _ceiling(index, terms)
+        hits = []
+        for position in top:
+            row = index.counts[int(position)]
+            present = {index.terms[c] for c in row.indices}
+            for compound, parts in compounds.items():
+                if compound in present:
+                    present.update(parts)
+            matched = frozenset(s for s in search.info if s in present)
+            passage = index.passages[int(position)]
+            hits.append(
+                Hit(passage, float(scores[position]) / ceiling, search.coverage(matched), matched)
+            )
+        return hits
+
+
+def _idf(index: Index, term: str) -> float:
+    column = index.vocabulary.get(term)
+    return float(index.idf[column]) if column is not None else index.max_idf
+
+
+def _ceiling(index: Index, terms: list[str]) -> float:
+    """The highest score a passage could reach: every term at saturated tf.
+
+    Unknown words count at the highest idf (the question asks for something the corpus
+    lacks); bigrams the corpus lacks do not count (a question's word pairs are mostly
+    not phrases, and their absence says nothing).
+    """
+    total = sum(_idf(index, t) for t in terms if t in index.vocabulary or " " not in t)
+    return total * (index.k1 + 1.0) or 1.0
+
+
+def _score_columns(index: Index, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sums the chosen matrix columns, times the question's term counts."""
+    matrix = index.weights
+    scores = np.zeros(matrix.shape[0], dtype=np.float32)
+    for column, weight in zip(columns, weights, strict=True):
+        start, end = matrix.indptr[column], matrix.indptr[column + 1]
+        # A column lists each passage once, so plain fancy-index addition is exact.
+        scores[matrix.indices[start:end]] += matrix.data[start:end] * weight
+    return scores

@@ -1,0 +1,47 @@
+import io
+
+from bot.console import HELP, Console
+
+
+def session(engine, text):
+    out = io.StringIO()
+    code = Console(engine, io.StringIO(text), out).run()
+    return code, out.getvalue()
+
+
+def test_console_answers_and_exits_zero_at_end_of_input(shipped_engine):
+    code, out = session(shipped_engine, "What is PESCO?\n")
+    assert code == 0
+    assert "Permanent Structured Cooperation" in out
+    assert "? " not in out  # no prompt when not on a terminal
+
+
+def test_more_shows_the_next_results_then_says_when_there_are_none(shipped_engine):
+    console = Console(shipped_engine, io.StringIO(), io.StringIO())
+    console.handle("cyber resilience")
+    first = console.handle(":more")
+    assert first.startswith("2. ")
+    assert "3. " in first
+    for _ in range(20):
+        last = console.handle(":more")
+    assert last == "No more results."
+
+
+def test_more_before_any_question_explains_itself(shipped_engine):
+    assert "Ask a question first" in Console(shipped_engine, io.StringIO(), io.StringIO()).handle(
+        ":more"
+    )
+
+
+def test_sources_help_and_quit(shipped_engine):
+    code, out = session(shipped_engine, ":sources\n:help\n:quit\nWhat is PESCO?\n")
+    assert code == 0
+    assert "cybersecurity-eu-external-action.txt" in out
+    assert HELP in out
+    assert "Permanent" not in out  # nothing after :quit
+
+
+def test_unknown_commands_and_blank_lines(shipped_engine):
+    code, out = session(shipped_engine, ":bogus\n\n   \n")
+    assert code == 0
+    assert "Unknown command :bogus" in out

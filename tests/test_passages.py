@@ -1,0 +1,111 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import passages
+from bot.documents import Document, Section
+
+
+def doc(*sections: Section, name: str = "a.txt") -> Document:
+    return Document(name, "A title", tuple(sections))
+
+
+def section(heading: str, *units: str, bullets: bool = False) -> Section:
+    return Section(heading, tuple(units), tuple(bullets for _ in units))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It works. It also stops.", ["It works.", "It also stops."]),
+        ("See e.g. the OSCE. Then stop.", ["See e.g. the OSCE.", "Then stop."]),
+        ("In 2022 it grew. 20 projects run.", ["In 2022 it grew.", "20 projects run."]),
+        ("no end", ["no end"]),
+        ("", []),
+    ],
+)
+def test_split_sentences(text, expected):
+    assert passages.split_sentences(text) == expected
+
+
+def test_passages_never_cross_sections_and_name_their_heading():
+    result = passages.split_document(
+        doc(section("", "Intro text."), section("ONE", "First fact."), section("TWO", "Second."))
+    )
+    assert [(p.section, p.text) for p in result] == [
+        ("A title", "Intro text."),
+        ("ONE", "First fact."),
+        ("TWO", "Second."),
+    ]
+    assert [p.position for p in result] == [0, 1, 2]
+
+
+def test_short_bullets_under_one_heading_are_grouped_long_text_is_split():
+    bullets = section("LIST", "alpha beta", "gamma delta", bullets=True)
+    many = section("MANY", *[f"item {i} " + "word " * 15 for i in range(4)], bullets=True)
+    long = section("LONG", " ".join(f"Sentence number {i} is here." for i in range(100)))
+    grouped, *parts = passages.split_document(doc(bullets, long))
+    assert grouped.text == "• alpha beta\n• gamma delta"
+    listed = passages.split_document(doc(many))
+    assert [p.text.count("•") for p in listed] == [2, 2]
+    assert len(parts) > 1
+    assert all(len(p.text.split()) <= passages.MAX_WORDS for p in parts)
+    assert " ".join(p.text for p in parts) == long.units[0]
+
+
+def test_headings_without_body_become_the_list_the_text_before_announces():
+    result = passages.split_document(
+        doc(
+            section("AREAS", "It covers 2 areas:"),
+            section("HUMAN RIGHTS"),
+            section("TRADE"),
+            section("NEXT", "Body."),
+        )
+    )
+    assert [(p.section, p.text) for p in result] == [
+        ("AREAS", "It covers 2 areas:"),
+        ("AREAS", "• HUMAN RIGHTS\n• TRADE"),
+        ("NEXT", "Body."),
+    ]
+
+
+def test_bare_headings_at_the_start_fall_under_the_title():
+    result = passages.split_document(doc(section("ONLY A HEADING")))
+    assert [(p.section, p.text) for p in result] == [("A title", "• ONLY A HEADING")]
+
+
+def test_ids_are_stable_and_change_with_the_text():
+    first = passages.split_document(doc(section("H", "Same text."), section("I", "Other.")))
+    again = passages.split_document(doc(section("H", "Same text."), section("I", "Other.")))
+    edited = passages.split_document(doc(section("H", "Same text."), section("I", "Edited.")))
+    assert [p.id for p in first] == [p.id for p in again]
+    assert first[0].id == edited[0].id
+    assert first[1].id != edited[1].id
+    assert first[0].id.startswith("a.txt#0-")
+
+
+def test_positions_run_across_documents():
+    result = passages.split_documents(
+        [doc(section("H", "One."), name="a.txt"), doc(section("H", "Two."), name="b.txt")]
+    )
+    assert [(p.doc, p.position) for p in result] == [("a.txt", 0), ("b.txt", 1)]
+
+
+def alnum(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_sentence_splitting_loses_no_text(text):
+    assert alnum("".join(passages.split_sentences(text))) == alnum(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1), min_size=1, max_size=8), st.booleans())
+def test_splitting_a_document_loses_no_text(units, bullets):
+    sec = Section("HEAD", tuple(units), tuple(bullets for _ in units))
+    result = passages.split_document(doc(sec))
+    kept = alnum("".join(p.text for p in result))
+    assert kept == alnum("".join(units))
+    assert {p.section for p in result} <= {"HEAD"}

@@ -1,0 +1,79 @@
+import pytest
+
+from bot import index as index_mod
+from bot.retriever import Retriever
+
+
+@pytest.fixture
+def retriever(shipped_engine):
+    return shipped_engine.retriever
+
+
+def top_text(retriever, question):
+    hits = retriever.search(question, k=1).hits
+    return hits[0].passage.text if hits else ""
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("ukriane", "ukraine"), ("defense", "defence"), ("compas", "compass"), ("atacks", "attacks")],
+)
+def test_typos_are_repaired_against_the_corpus_words(retriever, typed, meant):
+    assert retriever.repair(typed) == meant
+
+
+@pytest.mark.parametrize("word", ["supermarket", "iphone", "paris", "eu", "cat", "2022x"])
+def test_words_too_far_from_any_corpus_word_are_left_alone(retriever, word):
+    assert retriever.repair(word) is None
+
+
+def test_search_reports_corrections_and_still_finds_the_passage(retriever):
+    result = retriever.search("support for Ukriane", k=3)
+    assert result.corrections == (("ukriane", "ukraine"),)
+    assert "Ukraine" in result.hits[0].passage.text
+
+
+def test_word_forms_match(retriever):
+    assert "Ukraine" in top_text(retriever, "was ukraine attacked")
+
+
+def test_closed_and_open_compounds_match_each_other(retriever):
+    result = retriever.search("cyber attacks", k=5)
+    assert any("cyberattacks" in h.passage.text for h in result.hits)
+
+
+def test_section_headings_count_toward_a_match(small_engine):
+    hits = small_engine.retriever.search("storage", k=1).hits
+    assert hits[0].passage.section == "STORAGE"
+
+
+def test_scores_are_normalised_and_ordered(retriever):
+    hits = retriever.search("PESCO rapid response team ukraine", k=5).hits
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < s <= 1 for s in scores)
+    assert all(0 <= h.coverage <= 1 for h in hits)
+
+
+def test_equal_scores_are_ordered_by_corpus_position(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = "\n\n".join(f"TOPIC {name}\n\nThe same sentence about budgets." for name in "ABCD")
+    (corpus / "same.txt").write_text(body, encoding="utf-8")
+    index_mod.build(corpus, tmp_path / "index")
+    retriever = Retriever(index_mod.load(tmp_path / "index"))
+    hits = retriever.search("budgets", k=3).hits
+    positions = [h.passage.position for h in hits]
+    assert positions == sorted(positions)
+    assert len({h.score for h in hits}) == 1
+
+
+@pytest.mark.parametrize("question", ["", "   ", "what is the", "🙂", "?!?", "\x00\xff"])
+def test_questions_without_content_give_no_hits(retriever, question):
+    assert retriever.search(question).hits == ()
+
+
+def test_k_is_capped_at_the_matching_passages(retriever):
+    hits = retriever.search("ukraine", k=1000).hits
+    assert 0 < len(hits) < 1000
+    assert len({h.passage.id for h in hits}) == len(hits)
