@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", parents=[common], help="build or refresh the index")
     p.add_argument("--full", action="store_true", help="rebuild from scratch")
+    p.add_argument("--watch", action="store_true", help="rebuild on every change until Ctrl-C")
 
     p = sub.add_parser("ask", parents=[common], help="answer one question (or - for stdin)")
     p.add_argument("question", nargs="+", help="the question, or - to read one per line")
@@ -112,11 +113,30 @@ def _open(settings: Settings) -> Engine:
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    """Builds the index and prints a one-line summary."""
-    from bot.index import build
+    """Builds the index and prints a one-line summary; with --watch, keeps rebuilding."""
+    import threading
 
-    report = build(settings.corpus_dir, settings.index_dir, settings.k1, settings.b)
-    print(report.summary())
+    from bot.index import build
+    from bot.watch import snapshot, watch
+
+    def run(full: bool = False) -> Any:
+        return build(settings.corpus_dir, settings.index_dir, settings.k1, settings.b, full=full)
+
+    listing = snapshot(settings.corpus_dir)
+    print(run(args.full).summary(), flush=True)
+    if not args.watch:
+        return EXIT_OK
+    print(f"Watching {settings.corpus_dir}/ for changes; Ctrl-C to stop.", file=sys.stderr)
+    try:
+        watch(
+            run,
+            settings.corpus_dir,
+            lambda line: print(line, flush=True),
+            threading.Event(),
+            since=listing,
+        )
+    except KeyboardInterrupt:
+        print("Stopped watching.", file=sys.stderr)
     return EXIT_OK
 
 

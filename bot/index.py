@@ -53,7 +53,7 @@ import scipy.sparse as sp
 
 from bot import analysis
 from bot import passages as passages_mod
-from bot.documents import CorpusFileError, Document, corpus_files, read_document
+from bot.documents import CorpusFileError, corpus_files, read_document
 from bot.passages import Passage, split_documents
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,27 @@ class BuildReport:
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     previous_passages: int = 0
+    reused: int = 0
     build: str = ""
 
     def summary(self) -> str:
-        """One line for the terminal, e.g. "Indexed 23 passages from 1 file in 0.04 s"."""
+        """One line for the terminal, e.g. "Indexed 23 passages from 1 file in 0.04 s".
+
+        After a previous build it also says what changed: "(1 changed, 0 added,
+        0 removed; 23 -> 25 passages; 1 file reused)".
+        """
         files = f"{self.files} file" + ("" if self.files == 1 else "s")
         line = f"Indexed {self.passages} passages from {files} in {self.seconds:.2f} s"
+        notes = []
+        if self.previous_passages:
+            notes.append(
+                f"{len(self.changed)} changed, {len(self.added)} added, "
+                f"{len(self.removed)} removed; {self.previous_passages} -> {self.passages} "
+                f"passages; {self.reused} reused"
+            )
         if self.skipped:
-            line += f" (skipped {len(self.skipped)} unreadable: {', '.join(self.skipped)})"
-        return line
+            notes.append(f"skipped {len(self.skipped)} unreadable: {', '.join(self.skipped)}")
+        return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
 class PassageStore:
@@ -200,7 +212,14 @@ class Index:
     @property
     def files(self) -> list[FileInfo]:
         """The corpus files this index was built from."""
-        return [FileInfo(**f) for f in self.manifest["files"]]
+        return [
+            FileInfo(f["path"], f["size"], f["mtime_ns"], f["sha256"])
+            for f in self.manifest["files"]
+        ]
+
+    def file_words(self) -> dict[str, dict[str, int]]:
+        """Surface word counts per corpus file; read only by incremental builds."""
+        return _load_json(self.path / "filewords.json", dict)
 
     @property
     def max_idf(self) -> float:
@@ -228,31 +247,41 @@ def file_info(path: Path, name: str) -> FileInfo:
     return FileInfo(name, st.st_size, st.st_mtime_ns, digest)
 
 
-def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[FileInfo], list[FileInfo]]:
-    """Reads every corpus file; unreadable ones are skipped with a warning naming them.
+@dataclass(frozen=True)
+class FilePart:
+    """One corpus file's share of the index: its passages and their term counts.
 
-    Returns:
-        The documents, the files they came from, and the files skipped as unreadable
-        (remembered so that they do not make the index look stale on every run).
+    A build assembles the index from one part per file. An unchanged file's part is
+    cut out of the previous index instead of being read and analysed again, and the
+    assembly is the same either way, so an incremental build equals a full one.
+
+    Attributes:
+        info: The file as indexed.
+        passages: Its passages, in order (positions are set when assembled).
+        counts: passage x term counts over `terms`.
+        terms: This part's own sorted vocabulary.
+        words: Surface word counts, for typo repair.
     """
-    documents: list[Document] = []
-    infos: list[FileInfo] = []
-    skipped: list[FileInfo] = []
-    for path, name in scan_corpus(corpus_dir):
-        try:
-            docs = read_document(path, name)
-            infos.append(file_info(path, name))
-        except (CorpusFileError, OSError) as exc:
-            log.warning("skipped %s: %s", name, exc)
-            try:
-                skipped.append(file_info(path, name))
-            except OSError:
-                skipped.append(FileInfo(name, -1, -1, ""))
-            continue
-        if not any(section.units or section.heading for d in docs for section in d.sections):
-            log.warning("%s holds no text", name)
-        documents.extend(docs)
-    return documents, infos, skipped
+
+    info: FileInfo
+    passages: list[Passage]
+    counts: sp.csr_matrix
+    terms: list[str]
+    words: Counter[str]
+
+
+def read_part(path: Path, name: str) -> FilePart:
+    """Reads, splits and analyses one corpus file.
+
+    Raises:
+        CorpusFileError: The file cannot be read; OSError likewise.
+    """
+    documents = read_document(path, name)
+    passages = split_documents(documents)
+    if not passages:
+        log.warning("%s holds no text", name)
+    counts, terms, words = analyze_passages(passages)
+    return FilePart(file_info(path, name), passages, counts, terms, words)
 
 
 # ---------------------------------------------------------------------------- building
@@ -271,6 +300,9 @@ def analyze_passages(passages: list[Passage]) -> tuple[sp.csr_matrix, list[str],
     from sklearn.feature_extraction.text import CountVectorizer
 
     words: Counter[str] = Counter()
+
+    if not passages:
+        return sp.csr_matrix((0, 0), dtype=np.float32), [], words
 
     def term_lists() -> Iterator[list[str]]:
         for passage in passages:
@@ -342,9 +374,27 @@ def build_lock(index_dir: Path, wait: bool = False) -> Iterator[None]:
 
 
 def build(
-    corpus_dir: Path, index_dir: Path, k1: float = 1.2, b: float = 0.75, wait: bool = False
+    corpus_dir: Path,
+    index_dir: Path,
+    k1: float = 1.2,
+    b: float = 0.75,
+    wait: bool = False,
+    full: bool = False,
 ) -> BuildReport:
     """Builds the index of `corpus_dir` into `index_dir` and makes it current.
+
+    Files whose size and mtime (or, failing that, sha256) match the previous index are
+    not read again: their passages and term counts are taken from it. idf and weights
+    are always recomputed over the whole collection, so the result is identical to a
+    full build.
+
+    Args:
+        corpus_dir: The corpus folder.
+        index_dir: The index folder.
+        k1: BM25 tf saturation.
+        b: BM25 length normalisation.
+        wait: Wait for another build's lock instead of failing.
+        full: Ignore the previous index and read every file.
 
     Raises:
         EmptyCorpus: No file in the corpus folder has any text.
@@ -352,52 +402,155 @@ def build(
     """
     started = time.perf_counter()
     with build_lock(index_dir, wait=wait):
-        previous = _previous_files(index_dir)
-        documents, infos, skipped = read_corpus(corpus_dir)
-        passages = split_documents(documents)
+        before = _previous_files(index_dir)
+        previous = None if full else _previous_index(index_dir)
+        old_files = {f["path"]: f for f in previous.manifest["files"]} if previous else {}
+        old_words = previous.file_words() if previous else {}
+        parts: list[FilePart] = []
+        skipped: list[FileInfo] = []
+        reused = 0
+        for path, name in scan_corpus(corpus_dir):
+            part = _reuse(previous, old_files.get(name), path, old_words) if previous else None
+            if part is not None:
+                parts.append(part)
+                reused += 1
+                continue
+            try:
+                parts.append(read_part(path, name))
+            except (CorpusFileError, OSError) as exc:
+                log.warning("skipped %s: %s", name, exc)
+                skipped.append(_info_or_placeholder(path, name))
+        passages, counts, terms, words = assemble(parts)
         if not passages:
-            where = f"{corpus_dir}"
+            names = ", ".join(f.path for f in skipped)
             raise EmptyCorpus(
-                f"No text to index in {where}: add .txt, .md, .html, .pdf or .jsonl files there"
-                + (
-                    f" (skipped as unreadable: {', '.join(f.path for f in skipped)})"
-                    if skipped
-                    else ""
-                )
+                f"No text to index in {corpus_dir}: add .txt, .md, .html, .pdf or .jsonl files "
+                "there" + (f" (skipped as unreadable: {names})" if skipped else "")
             )
-        counts, terms, words = analyze_passages(passages)
         if not terms:
             raise EmptyCorpus(
                 f"No words to index in {corpus_dir}: its text holds only stop words, numbers "
                 "or symbols"
             )
         weights, idf = bm25_weights(counts, k1, b)
+        files = []
+        position = 0
+        for part in parts:
+            files.append({**vars(part.info), "passages": [position, position + len(part.passages)]})
+            position += len(part.passages)
         manifest = {
             "format_version": FORMAT_VERSION,
             "analyzer": ANALYZER,
             "scoring": {"k1": k1, "b": b},
             "libraries": _library_versions(),
-            "files": [vars(info) for info in infos],
+            "files": files,
             "skipped": [vars(info) for info in skipped],
             "passages": len(passages),
             "terms": len(terms),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        build_dir = _write(index_dir, manifest, passages, terms, idf, weights, counts, words)
-    names = {f.path: f.sha256 for f in infos}
-    old = {f["path"]: f["sha256"] for f in previous.get("files", [])}
+        file_words = {part.info.path: dict(part.words) for part in parts}
+        build_dir = _write(
+            index_dir, manifest, passages, terms, idf, weights, counts, words, file_words
+        )
+    hashes = {part.info.path: part.info.sha256 for part in parts}
+    old = {f["path"]: f["sha256"] for f in before.get("files", [])}
     return BuildReport(
-        files=len(infos),
+        files=len(parts),
         passages=len(passages),
         terms=len(terms),
         seconds=time.perf_counter() - started,
         skipped=tuple(f.path for f in skipped),
-        added=tuple(sorted(set(names) - set(old))),
-        changed=tuple(sorted(n for n in names if n in old and old[n] != names[n])),
-        removed=tuple(sorted(set(old) - set(names))),
-        previous_passages=int(previous.get("passages", 0)),
+        added=tuple(sorted(set(hashes) - set(old))),
+        changed=tuple(sorted(n for n in hashes if n in old and old[n] != hashes[n])),
+        removed=tuple(sorted(set(old) - set(hashes))),
+        previous_passages=int(before.get("passages", 0)),
+        reused=reused,
         build=build_dir.name,
     )
+
+
+def _previous_index(index_dir: Path) -> Index | None:
+    """The current index if it can be reused (same analyzer), else None."""
+    try:
+        index = load(index_dir)
+    except IndexError_:
+        return None
+    return index if index.manifest.get("analyzer") == ANALYZER else None
+
+
+def _info_or_placeholder(path: Path, name: str) -> FileInfo:
+    """A skipped file's identity, so it does not make the index look stale."""
+    try:
+        return file_info(path, name)
+    except OSError:
+        return FileInfo(name, -1, -1, "")
+
+
+def _reuse(
+    previous: Index, entry: dict[str, Any] | None, path: Path, words: dict[str, dict[str, int]]
+) -> FilePart | None:
+    """An unchanged file's part, cut out of the previous index; None if it changed."""
+    if entry is None:
+        return None
+    try:
+        st = path.stat()
+        if st.st_size != entry["size"]:
+            return None
+        info = FileInfo(entry["path"], entry["size"], entry["mtime_ns"], entry["sha256"])
+        if st.st_mtime_ns != entry["mtime_ns"]:
+            fresh = file_info(path, entry["path"])
+            if fresh.sha256 != entry["sha256"]:
+                return None
+            info = fresh  # touched, not changed: remember the new mtime
+    except OSError:
+        return None
+    start, end = entry["passages"]
+    rows = previous.counts[start:end]
+    columns = np.unique(rows.indices)
+    local = sp.csr_matrix(
+        (rows.data, np.searchsorted(columns, rows.indices).astype(np.int32), rows.indptr),
+        shape=(end - start, len(columns)),
+    )
+    passages = [previous.passages[i] for i in range(start, end)]
+    return FilePart(
+        info, passages, local, [previous.terms[c] for c in columns], Counter(words[entry["path"]])
+    )
+
+
+def assemble(
+    parts: list[FilePart],
+) -> tuple[list[Passage], sp.csr_matrix, list[str], Counter[str]]:
+    """Joins file parts into one collection: passages in corpus order, one vocabulary.
+
+    The vocabulary is the sorted union of the parts' vocabularies; every part's
+    vocabulary is sorted too, so remapping its columns keeps each row's order.
+    """
+    terms = sorted(set().union(*(part.terms for part in parts)))
+    column = {term: i for i, term in enumerate(terms)}
+    passages: list[Passage] = []
+    data, indices, lengths = [], [], []
+    words: Counter[str] = Counter()
+    for part in parts:
+        for p in part.passages:
+            passages.append(Passage(p.id, p.doc, p.section, p.text, len(passages)))
+        mapping = np.fromiter(
+            (column[t] for t in part.terms), dtype=np.int32, count=len(part.terms)
+        )
+        data.append(np.asarray(part.counts.data, dtype=np.float32))
+        indices.append(mapping[part.counts.indices] if len(mapping) else part.counts.indices)
+        lengths.append(np.diff(part.counts.indptr))
+        words.update(part.words)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]) if lengths else [0]
+    counts = sp.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(len(passages), len(terms)),
+    )
+    return passages, counts, terms, words
 
 
 def _library_versions() -> dict[str, str]:
@@ -416,6 +569,7 @@ def _write(
     weights: sp.csc_matrix,
     counts: sp.csr_matrix,
     words: Counter[str],
+    file_words: dict[str, dict[str, int]],
 ) -> Path:
     """Writes a build folder beside the live one, then points CURRENT at it atomically."""
     name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
@@ -437,6 +591,7 @@ def _write(
         np.save(tmp / "passages.offsets.npy", np.asarray(offsets, dtype=np.int64))
         _dump_json(tmp / "vocabulary.json", terms)
         _dump_json(tmp / "words.json", dict(words))
+        _dump_json(tmp / "filewords.json", file_words)
         np.save(tmp / "idf.npy", idf)
         for prefix, matrix in (("weights", weights), ("counts", counts)):
             np.save(tmp / f"{prefix}.data.npy", matrix.data)

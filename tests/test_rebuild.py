@@ -1,0 +1,217 @@
+"""Rebuilding after text updates: incremental, equal to full, atomic, picked up live."""
+
+import io
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from bot import index as index_mod
+from bot.console import Console
+from bot.engine import Engine
+from bot.watch import snapshot, watch
+from tests.conftest import ROOT, run_bot, settings_for
+
+FACTS = {
+    "a.txt": "ALPHA\n\nThe alpha station measures ozone.",
+    "b.md": "# Beta\n\nThe beta station measures rainfall.",
+    "c.txt": "GAMMA\n\nThe gamma station measures wind speed.",
+}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, text in FACTS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def build(corpus, **kwargs):
+    return index_mod.build(corpus, corpus.parent / "index", **kwargs)
+
+
+def answer(engine, question):
+    reply = engine.ask(question)
+    return reply.text if reply.answered else ""
+
+
+def test_add_change_delete_are_answered_live_without_restart(corpus):
+    engine = Engine.open(settings_for(corpus))
+    assert "ozone" in answer(engine, "What does the alpha station measure?")
+    assert answer(engine, "What does the delta station measure?") == ""
+
+    (corpus / "d.txt").write_text("DELTA\n\nThe delta station measures snow depth.")
+    report = build(corpus)
+    assert report.added == ("d.txt",)
+    assert "snow depth" in answer(engine, "What does the delta station measure?")
+
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures carbon dioxide.")
+    report = build(corpus)
+    assert report.changed == ("a.txt",)
+    assert "carbon dioxide" in answer(engine, "What does the alpha station measure?")
+
+    (corpus / "b.md").unlink()
+    report = build(corpus)
+    assert report.removed == ("b.md",)
+    assert answer(engine, "What does the beta station measure rainfall?") == ""
+
+
+def test_summary_says_what_changed(corpus):
+    build(corpus)
+    (corpus / "c.txt").write_text("GAMMA\n\nWind speed.\n\nMORE\n\nAnd gusts of wind.")
+    summary = build(corpus).summary()
+    assert "1 changed, 0 added, 0 removed; 3 -> 4 passages; 2 reused" in summary
+
+
+def test_unchanged_files_are_not_read_again(corpus, monkeypatch):
+    build(corpus)
+    (corpus / "c.txt").write_text("GAMMA\n\nThe gamma station measures humidity.")
+    read = []
+    original = index_mod.read_document
+    monkeypatch.setattr(index_mod, "read_document", lambda p, n: read.append(n) or original(p, n))
+    report = build(corpus)
+    assert read == ["c.txt"]
+    assert report.reused == 2
+
+
+def test_touched_but_unchanged_file_is_reused(corpus):
+    build(corpus)
+    text = (corpus / "a.txt").read_text()
+    (corpus / "a.txt").write_text(text)  # new mtime, same bytes
+    report = build(corpus)
+    assert report.reused == 3
+    assert report.changed == ()
+
+
+def assert_same_index(left, right):
+    assert list(left.passages) == list(right.passages)
+    assert left.terms == right.terms
+    assert left.words == right.words
+    np.testing.assert_array_equal(left.idf, right.idf)
+    for name in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(left.weights, name), getattr(right.weights, name))
+        np.testing.assert_array_equal(getattr(left.counts, name), getattr(right.counts, name))
+
+
+def test_incremental_build_equals_full_build(corpus, tmp_path):
+    build(corpus)
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures ozone and smog.")
+    (corpus / "e.txt").write_text("EPSILON\n\nA new station measures noise.")
+    (corpus / "b.md").unlink()
+    incremental = build(corpus)
+    assert incremental.reused == 1
+    index_mod.build(corpus, tmp_path / "full-index", full=True)
+    assert_same_index(
+        index_mod.load(corpus.parent / "index"), index_mod.load(tmp_path / "full-index")
+    )
+
+
+def test_full_flag_reads_everything(corpus):
+    build(corpus)
+    assert build(corpus, full=True).reused == 0
+
+
+def test_interrupted_build_leaves_the_old_index_serving(corpus, monkeypatch):
+    engine = Engine.open(settings_for(corpus))
+    before = (corpus.parent / "index" / "CURRENT").read_text()
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures methane.")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(index_mod, "bm25_weights", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build(corpus)
+    assert (corpus.parent / "index" / "CURRENT").read_text() == before
+    assert "ozone" in answer(engine, "What does the alpha station measure?")
+    monkeypatch.undo()
+    build(corpus)
+    assert "methane" in answer(engine, "What does the alpha station measure?")
+
+
+def test_watch_rebuilds_once_for_a_burst_and_stops(corpus):
+    build(corpus)
+    reports: list[str] = []
+    seen = threading.Condition()
+    stop = threading.Event()
+
+    def report(line: str) -> None:
+        with seen:
+            reports.append(line)
+            seen.notify_all()
+
+    thread = threading.Thread(
+        target=watch,
+        args=(lambda: build(corpus), corpus, report, stop),
+        kwargs={"interval": 0.02, "debounce": 0.2, "since": snapshot(corpus)},
+    )
+    thread.start()
+    try:
+        for i in range(3):  # a burst of saves
+            (corpus / "f.txt").write_text(f"ZETA\n\nThe zeta station measures {i} things.")
+        with seen:
+            assert seen.wait_for(lambda: reports, timeout=20)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert len(reports) == 1
+    assert "1 added" in reports[0]
+
+
+def test_console_answers_the_new_fact_after_a_build(corpus):
+    engine = Engine.open(settings_for(corpus))
+    console = Console(engine, io.StringIO(), io.StringIO())
+    assert "ozone" in console.handle("What does the alpha station measure?")
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures pollen.")
+    build(corpus)
+    assert "pollen" in console.handle("What does the alpha station measure?")
+
+
+def test_a_question_uses_one_index_throughout(corpus):
+    engine = Engine.open(settings_for(corpus))
+    old = engine.retriever
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures lightning.")
+    build(corpus)
+    assert old.search("alpha station", 1).hits[0].passage.text.endswith("ozone.")
+    assert "lightning" in answer(engine, "What does the alpha station measure?")
+    assert engine.retriever is not old
+
+
+def test_build_watch_command_rebuilds_and_stops_on_ctrl_c(corpus):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "build", "--watch"],
+        cwd=corpus.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+    ).start()
+    try:
+        assert lines.get(timeout=60).startswith("Indexed 3 passages")
+        (corpus / "g.txt").write_text("ETA\n\nThe eta station measures hail.")
+        assert "1 added" in lines.get(timeout=60)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Stopped watching." in err
+
+
+def test_a_second_build_command_says_it_lost(corpus):
+    index_dir = corpus.parent / "index"
+    with index_mod.build_lock(index_dir):
+        result = run_bot("build", cwd=corpus.parent)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: another build of")
