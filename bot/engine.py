@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot import index as index_mod
 from bot.answer import Answer, compose, small_talk
@@ -114,20 +115,27 @@ class Engine:
     @property
     def info(self) -> IndexInfo:
         """Facts about the index in use."""
-        index = self._retriever.index
-        sections = tuple(dict.fromkeys(p.section for p in index.passages if p.section))
-        return IndexInfo(
-            int(index.manifest["format_version"]),
-            int(index.manifest["passages"]),
-            str(index.manifest["built_at"]),
-            index.build_id,
-            tuple(f["path"] for f in index.manifest["files"]),
-            sections[:50],
-        )
+        return _info(self._retriever.index)
 
     def passage(self, passage_id: str) -> Passage | None:
         """The passage with this id in the current index, if it still exists."""
-        for passage in self._retriever.index.passages:
-            if passage.id == passage_id:
-                return passage
-        return None
+        return self._retriever.passage_by_id(passage_id)
+
+
+@lru_cache(maxsize=4)
+def _info(index: index_mod.Index) -> IndexInfo:
+    """Facts about an index, worked out once per loaded index."""
+    sections: dict[str, None] = {}
+    for passage in index.passages:
+        if passage.section:
+            sections.setdefault(passage.section, None)
+        if len(sections) >= 50:
+            break
+    return IndexInfo(
+        int(index.manifest["format_version"]),
+        int(index.manifest["passages"]),
+        str(index.manifest["built_at"]),
+        index.build_id,
+        tuple(f["path"] for f in index.manifest["files"]),
+        tuple(sections),
+    )

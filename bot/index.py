@@ -176,7 +176,7 @@ class PassageStore:
 _REBUILD = "Run: python -m bot build --full"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per load
 class Index:
     """A loaded index: everything retrieval needs, read-only.
 
