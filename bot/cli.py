@@ -175,7 +175,7 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
         webhook_url=args.webhook_url,
         listen=args.listen,
         port=args.port,
-        secret_token=args.secret_token,
+        secret_token=args.secret_token or settings.telegram_webhook_secret,
     )
 
 

@@ -39,6 +39,11 @@ class Settings:
         telegram_api_url: Bot API base URL (TELEGRAM_API_URL).
         admin_ids: Telegram user ids allowed to use admin commands (TELEGRAM_ADMIN_IDS).
         rate_limit_per_minute: Questions one Telegram user may ask a minute (BOT_RATE_LIMIT).
+        telegram_send_rate: Messages a second the bot sends across all chats
+            (BOT_TELEGRAM_SEND_RATE): Telegram's own limit is about 30; 0 turns the cap off,
+            for a self-hosted Bot API server or a load test.
+        telegram_webhook_secret: Secret Telegram sends back with webhook updates
+            (TELEGRAM_WEBHOOK_SECRET); a random one is made when unset.
     """
 
     corpus_dir: Path = Path("corpus")
@@ -52,6 +57,8 @@ class Settings:
     telegram_api_url: str = DEFAULT_API_URL
     admin_ids: frozenset[int] = frozenset()
     rate_limit_per_minute: int = 20
+    telegram_send_rate: float = 30.0
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def feedback_path(self) -> Path:
@@ -100,6 +107,8 @@ class Settings:
             raise ConfigError("BOT_K1 must be >= 0 and BOT_B between 0 and 1")
         if self.rate_limit_per_minute < 1:
             raise ConfigError("BOT_RATE_LIMIT must be at least 1")
+        if self.telegram_send_rate < 0:
+            raise ConfigError("BOT_TELEGRAM_SEND_RATE must be 0 (no cap) or more")
 
     def with_(self, **changes: Any) -> Settings:
         """Returns a copy with some fields changed (a shorthand for dataclasses.replace)."""
@@ -132,4 +141,6 @@ _ENV: tuple[tuple[str, str, str], ...] = (
     ("telegram_api_url", "TELEGRAM_API_URL", "str"),
     ("admin_ids", "TELEGRAM_ADMIN_IDS", "ids"),
     ("rate_limit_per_minute", "BOT_RATE_LIMIT", "int"),
+    ("telegram_send_rate", "BOT_TELEGRAM_SEND_RATE", "float"),
+    ("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET", "str"),
 )

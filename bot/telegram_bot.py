@@ -24,8 +24,8 @@ The flow of one question:
 Anything unexpected reaches `on_error`, which logs it with its traceback and tells the
 user something went wrong; the bot keeps running. The token is validated before any
 network call and never logged: httpx logs request URLs (which contain the token) at
-INFO, so those loggers are set to WARNING and a filter redacts the token from every
-log record as a second line of defence.
+INFO, so those loggers are set to WARNING, and as a second line of defence every log
+record has the token replaced (PTB's own InvalidToken message repeats it).
 
 Admin document upload and /reload belong to a later issue; `on_document` is the seam.
 """
@@ -92,6 +92,12 @@ TYPING_REFRESH = 4.5  # Telegram shows "typing…" for 5 s
 DEPTH = 10  # results remembered per answer, for More
 PAGE = 2  # results per press of More
 REMEMBERED = 20  # answers remembered per chat for the buttons
+# httpcore scans its whole pool on every request, so hundreds of open connections cost
+# more CPU than they save; a few connections with a patient queue send faster under load
+# (bench/telegram_load.py: 4-8 beat 2, 16 and 256 locally; 8 leaves room for the
+# round trips of the real Bot API).
+CONNECTIONS = 8
+POOL_WAIT = 30.0  # seconds a send may wait for a free connection before failing
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 COMMANDS = (
@@ -254,7 +260,7 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
         return to_parts(runs + [(answer.text, "")], limit)
     if answer.corrections:
         fixed = ", ".join(f"“{corrected}”" for _, corrected in answer.corrections)
-        runs.append((f"Did you mean {fixed}?\n", "i"))
+        runs += [(f"Did you mean {fixed}?", "i"), ("\n", "")]
     runs.extend(emphasise(" ".join(answer.sentences), answer.highlight))
     runs.append(("\n\n— ", ""))
     runs.append((source_line(answer.hits[0]), "i"))
@@ -318,8 +324,10 @@ def topic(heading: str) -> str:
     out = []
     for i, word in enumerate(words):
         letters = re.sub(r"\W", "", word)
-        if 1 < len(letters) <= 3 and letters.casefold() not in analysis.STOP_WORDS:
-            out.append(word)  # an acronym: EU, UN, AI
+        # Guess acronyms: EU, UN, AI, GDP (but not OF, FAR, NEW).
+        short = len(letters) == 2 and letters.casefold() not in analysis.STOP_WORDS
+        if short or (len(letters) == 3 and not re.search(r"[AEIOUY]", letters)):
+            out.append(word)
         else:
             lower = word.lower()
             out.append(lower[:1].upper() + lower[1:] if i == 0 else lower)
@@ -331,12 +339,20 @@ def _words_only(text: str) -> str:
 
 
 def topics(info: IndexInfo) -> list[str]:
-    """Section topics worth naming, short ones first, leaving out documents' titles."""
+    """Section topics worth naming: short headings first, a document's title last.
+
+    A heading that is just a file name (the core's stand-in for a document without
+    headings) names no topic and is left out.
+    """
     titles = {_words_only(Path(doc).stem) for doc in info.documents}
-    headings = [s for s in dict.fromkeys(info.sections) if _words_only(s) not in titles]
+
+    def file_name(heading: str) -> bool:
+        return heading == heading.lower() and _words_only(heading) in titles
+
+    headings = [h for h in dict.fromkeys(info.sections) if h.strip() and not file_name(h)]
     # Short headings make readable buttons; a stable sort keeps corpus order otherwise.
-    headings.sort(key=lambda heading: len(heading.split()) > 6)
-    return [topic(heading) for heading in headings if heading.strip()]
+    headings.sort(key=lambda h: (_words_only(h) in titles, len(h.split()) > 6))
+    return list(dict.fromkeys(topic(h) for h in headings))
 
 
 def example_questions(info: IndexInfo) -> list[str]:
@@ -344,7 +360,7 @@ def example_questions(info: IndexInfo) -> list[str]:
     questions = []
     for subject in topics(info)[:3]:
         first = subject.split()[0]
-        acronym = first.isupper() and len(first.strip(",:;")) <= 3
+        acronym = len(first.strip(",:;")) >= 2 and first.isupper()  # kept by topic()
         questions.append(
             f"Tell me about {subject if acronym else subject[0].lower() + subject[1:]}"
         )
@@ -492,6 +508,8 @@ class Stats:
         self.kinds[answer.kind] += 1
         if answer.kind == "abstain":
             self.unanswered[" ".join(answer.question.casefold().split())[:100]] += 1
+            if len(self.unanswered) > 5000:  # bounded memory: keep the frequent ones
+                self.unanswered = Counter(dict(self.unanswered.most_common(1000)))
 
     def report(self, top: int = 5) -> str:
         """The /stats message (HTML)."""
@@ -574,12 +592,17 @@ async def send_parts(
     parts: Sequence[str],
     markup: InlineKeyboardMarkup | None,
     reply_to: Message | None = None,
+    quote: bool | None = None,
 ) -> None:
-    """Sends HTML parts in order; the buttons go under the last one."""
+    """Sends HTML parts in order; the buttons go under the last one.
+
+    Replies to `reply_to` quote it when `quote` is True, or by PTB's default (in
+    groups, not in private chats) when None.
+    """
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if reply_to is not None:
-            await reply_to.reply_html(part, reply_markup=markup if last else None)
+            await reply_to.reply_html(part, reply_markup=markup if last else None, do_quote=quote)
         else:
             await chat.send_message(
                 part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
@@ -619,17 +642,27 @@ async def answer_question(
             )
             await send_parts(chat, [html.escape(text)], None, message)
         return
-    answer = await retrieve(state, chat, question)
-    state.stats.record(answer)
-    key = remember(context.chat_data if context.chat_data is not None else {}, answer)
-    markup = keyboard(
-        key,
-        more=len(answer.hits) > (1 if answer.kind == "answer" else 0),
-        source=answer.kind == "answer",
-        feedback=answer.kind in ("answer", "abstain"),
-    )
-    parts = format_answer(answer, echo=echo)
-    await send_parts(chat, parts, markup, message)
+    chat_data = context.chat_data if context.chat_data is not None else {}
+    # Answers run concurrently, so two questions in one chat may be answered out of
+    # order: then each reply quotes its question, even in a private chat.
+    chat_data["asking"] = chat_data.get("asking", 0) + 1
+    number = chat_data["started"] = chat_data.get("started", 0) + 1
+    overlapped = chat_data["asking"] > 1  # an earlier question is still in flight
+    try:
+        answer = await retrieve(state, chat, question)
+        state.stats.record(answer)
+        key = remember(chat_data, answer)
+        markup = keyboard(
+            key,
+            more=len(answer.hits) > (1 if answer.kind == "answer" else 0),
+            source=answer.kind == "answer",
+            feedback=answer.kind in ("answer", "abstain"),
+        )
+        overtaken = chat_data["started"] != number  # a later one started meanwhile
+        quote = True if overlapped or overtaken else None
+        await send_parts(chat, format_answer(answer, echo=echo), markup, message, quote)
+    finally:
+        chat_data["asking"] -= 1
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -855,7 +888,16 @@ class RetryingRateLimiter(AIORateLimiter):
     A 5xx answer or a refused connection means the request was not carried out, so
     sending it again loses nothing and duplicates nothing. Timeouts are not retried:
     the message may have gone out. Bad requests are our mistake and are not retried.
+
+    It also lets at most `in_flight` requests reach httpx at once. httpcore re-examines
+    every queued request against every connection whenever one frees up, so a burst of
+    hundreds of concurrent replies queued inside httpx costs quadratic CPU; waiting
+    here instead keeps its queue short.
     """
+
+    def __init__(self, *args: Any, in_flight: int = CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = asyncio.Semaphore(in_flight)
 
     async def process_request(
         self,
@@ -869,9 +911,10 @@ class RetryingRateLimiter(AIORateLimiter):
         """Runs the request through the limiter, retrying after a server error."""
         for attempt in range(SEND_RETRIES + 1):
             try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
+                async with self._slots:
+                    return await super().process_request(
+                        callback, args, kwargs, endpoint, data, rate_limit_args
+                    )
             except (BadRequest, TimedOut):
                 raise
             except NetworkError as exc:
@@ -886,9 +929,9 @@ def quiet_http_logs(token: str | None = None) -> None:
     """Keeps the token out of logs.
 
     httpx logs every request URL, which holds the token, at INFO: its loggers are set
-    to WARNING. As a second line of defence every log record made from now on has the
-    token replaced, in its message and its traceback (PTB's InvalidToken repeats it),
-    whichever handler ends up printing it.
+    to WARNING. Given the token (by `run`, which owns the process), every log record
+    made from then on also has it replaced, in its message and its traceback (PTB's
+    InvalidToken repeats it), whichever handler ends up printing it.
     """
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -944,7 +987,7 @@ def build_application(
         ConfigError: The token is missing or malformed.
     """
     token = validate_token(settings.telegram_token)
-    quiet_http_logs(token)
+    quiet_http_logs()
     application = (
         Application.builder()
         .token(token)
@@ -958,6 +1001,8 @@ def build_application(
             )
         )
         .concurrent_updates(True)
+        .connection_pool_size(CONNECTIONS)
+        .pool_timeout(POOL_WAIT)
         .defaults(
             Defaults(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -1042,7 +1087,7 @@ def run(
         signal.signal(signal.SIGTERM, _exit_cleanly)
     engine = Engine.open(settings, say=lambda line: print(line, file=sys.stderr))
     if send_rate is None:
-        send_rate = float(getattr(settings, "telegram_send_rate", TELEGRAM_SEND_RATE))
+        send_rate = settings.telegram_send_rate
     application = build_application(settings, engine, send_rate=send_rate)
     try:
         if webhook_url:
@@ -1063,11 +1108,9 @@ def run(
             "TELEGRAM_API_URL is not a Bot API): check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL"
         ) from None
     except NetworkError as exc:
-        print(
-            f"Error: cannot reach the Bot API at {urlsplit(settings.telegram_api_url).netloc}:"
-            f" {exc.message}",
-            file=sys.stderr,
-        )
+        where = urlsplit(settings.telegram_api_url).netloc
+        reason = exc.message.replace(token, "<token>")
+        print(f"Error: cannot reach the Bot API at {where}: {reason}", file=sys.stderr)
         return 1
     return 0
 

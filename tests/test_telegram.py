@@ -1,0 +1,918 @@
+"""The Telegram bot, end to end: the real Application against a fake Bot API over HTTP.
+
+Each test starts `FakeTelegram` on 127.0.0.1 (OS-assigned port) and the real
+`Application` from `build_application`, polling it from a background thread's event
+loop. Tests push updates into the fake and assert on the HTTP calls the bot made.
+Nothing sleeps: every wait is `fake.wait_for(condition, timeout)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import telegram_bot as tb
+from bot.answer import Answer
+from bot.config import ConfigError, Settings
+from bot.engine import Engine, IndexInfo
+from bot.passages import Passage
+from bot.retriever import Hit
+from tests.fake_telegram import (
+    DEFAULT_TOKEN,
+    MAX_CALLBACK_DATA,
+    ApiError,
+    FakeTelegram,
+    iter_buttons,
+    parse_html,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "corpus" / "cybersecurity-eu-external-action.txt"
+USER, OTHER, ADMIN = 1001, 1002, 42
+GROUP = -100200
+WAIT = 10.0
+
+# A corpus whose one passage is a single 5,000-character sentence: its answer cannot
+# fit in one Telegram message.
+LONG_SENTENCE = (
+    "The zeppelin maintenance manual explains that "
+    + ", ".join(
+        f"zeppelin hangar number {i} stores spare envelope panel {i} & rigging" for i in range(80)
+    )
+    + "."
+)
+
+
+# --------------------------------------------------------------------------------------
+# Fixtures: the fake server, engines over tiny corpora, the bot in a background loop.
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+
+
+def _engine(folder: Path, files: dict[str, str]) -> Engine:
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True)
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return Engine.open(Settings.from_env({}, corpus_dir=corpus, index_dir=folder / "index"))
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The shipped factsheet, indexed once for the whole module (a build takes a second)."""
+    return _engine(
+        tmp_path_factory.mktemp("shipped"), {SHIPPED.name: SHIPPED.read_text(encoding="utf-8")}
+    )
+
+
+@pytest.fixture(scope="module")
+def long_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return _engine(
+        tmp_path_factory.mktemp("long"),
+        {"manual.txt": f"Zeppelin manual\n\nHANGARS\n\n{LONG_SENTENCE}\n"},
+    )
+
+
+class BotThread:
+    """The real Application, polling the fake from its own event loop in a thread."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def _call(self, coroutine: Any, timeout: float = WAIT) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def start(self) -> BotThread:
+        self.thread.start()
+
+        async def start() -> None:
+            await self.application.initialize()
+            if self.application.post_init:
+                await self.application.post_init(self.application)
+            await self.application.start()
+            await self.application.updater.start_polling(
+                poll_interval=0, timeout=5, allowed_updates=tb.ALLOWED_UPDATES
+            )
+
+        self._call(start())
+        return self
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            if self.application.updater.running:
+                await self.application.updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+
+        try:
+            self._call(stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(WAIT)
+            self.loop.close()
+
+
+@pytest.fixture
+def start_bot(
+    fake: FakeTelegram, engine: Engine, tmp_path: Path
+) -> Iterator[Callable[..., BotThread]]:
+    """Starts the bot against the fake; `start_bot(engine=..., rate_limit_per_minute=...)`."""
+    running: list[BotThread] = []
+
+    def start(bot_engine: Any = None, typing_delay: float = 0.3, **changes: Any) -> BotThread:
+        values: dict[str, Any] = {
+            "corpus_dir": tmp_path / "corpus",
+            "index_dir": tmp_path / "index",
+            "telegram_token": fake.token,
+            "telegram_api_url": fake.api_url,
+            "admin_ids": frozenset({ADMIN}),
+        }
+        values.update(changes)
+        bot_settings = Settings.from_env({}, **values)
+        application = tb.build_application(
+            bot_settings, bot_engine or engine, typing_delay=typing_delay
+        )
+        runner = BotThread(application).start()
+        running.append(runner)
+        return runner
+
+    yield start
+    for runner in running:
+        runner.stop()
+    # Whatever a test checked, the bot must never have sent Telegram a bad request.
+    refused = [
+        (c.method, c.response["description"]) for c in fake.calls(ok=None) if c.status == 400
+    ]
+    assert refused == []
+
+
+@pytest.fixture
+def bot(start_bot: Callable[..., BotThread]) -> BotThread:
+    return start_bot()
+
+
+def ask(
+    fake: FakeTelegram,
+    text: str,
+    user: int = USER,
+    count: int = 1,
+    chat: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Sends a text and waits for `count` new bot messages in that chat; returns them."""
+    chat_id = chat["id"] if chat else user
+    before = len(fake.sent(chat_id))
+    fake.push_text(user, text, chat=chat)
+    return fake.wait_for_messages(chat_id, before + count, WAIT)[before:]
+
+
+def buttons(message: dict[str, Any]) -> dict[str, str]:
+    return {b["text"]: b["callback_data"] for b in iter_buttons(message)}
+
+
+def html_of(fake: FakeTelegram, message: dict[str, Any]) -> str:
+    """The HTML the bot sent for a message (the fake stores the parsed text)."""
+    for call in fake.calls("sendMessage"):
+        if (
+            call.result["message_id"] == message["message_id"]
+            and call.result["chat"]["id"] == message["chat"]["id"]
+        ):
+            return str(call.params["text"])
+    raise LookupError(message)
+
+
+def press(
+    fake: FakeTelegram, message: dict[str, Any], text: str, user: int = USER, count: int = 1
+) -> tuple[str, list[dict[str, Any]]]:
+    """Presses a button; waits for its callback answer and `count` new messages."""
+    chat_id = message["chat"]["id"]
+    before = len(fake.sent(chat_id))
+    query = fake.press(user, message, text)
+    answer = fake.wait_for(
+        lambda f: next(
+            (c for c in f.calls("answerCallbackQuery") if c.params["callback_query_id"] == query),
+            None,
+        ),
+        WAIT,
+    )
+    new = fake.wait_for_messages(chat_id, before + count, WAIT)[before:] if count else []
+    return str(answer.params.get("text") or ""), new
+
+
+# --------------------------------------------------------------------------------------
+# The bot over HTTP: the issue's scenarios.
+# --------------------------------------------------------------------------------------
+
+
+def test_start_registers_commands_and_offers_example_questions(
+    fake: FakeTelegram, bot: BotThread
+) -> None:
+    commands = fake.wait_for(lambda f: f.calls("setMyCommands"), WAIT)[0].params["commands"]
+    assert {c["command"] for c in commands} >= {"start", "help", "ask", "sources", "about"}
+
+    [greeting] = ask(fake, "/start")
+    assert "1 document" in greeting["text"]
+    assert "cybersecurity-eu-external-action.txt" in greeting["text"]
+    assert "cybersecurity strategy" in greeting["text"].lower()  # a section title
+    examples = buttons(greeting)
+    assert len(examples) == 3
+    assert all(q.startswith("Tell me about ") for q in examples)
+    assert all(len(data.encode()) <= MAX_CALLBACK_DATA for data in examples.values())
+
+    notice, [reply] = press(fake, greeting, next(iter(examples)))
+    assert notice == ""
+    assert next(iter(examples)) in reply["text"]  # the question is echoed
+    assert "›" in reply["text"]  # and answered with its source
+
+
+def test_question_gets_best_sentence_bold_words_source_and_buttons(
+    fake: FakeTelegram, bot: BotThread, engine: Engine
+) -> None:
+    [reply] = ask(fake, "What is PESCO?")
+    top = engine.ask("What is PESCO?").hits[0].passage
+    assert "Permanent Structured Cooperation (PESCO)" in reply["text"]
+    assert reply["text"].endswith(f"\n\n— {top.doc} › {top.section}")
+    assert "<b>PESCO</b>" in html_of(fake, reply)
+    assert any(e["type"] == "bold" for e in reply["entities"])
+    assert set(buttons(reply)) == {"More", "Source", "👍", "👎"}
+    assert all(len(d.encode()) <= MAX_CALLBACK_DATA for d in buttons(reply).values())
+
+
+def test_typo_is_repaired_and_said(fake: FakeTelegram, bot: BotThread) -> None:
+    [reply] = ask(fake, "How does the EU help Ukriane?")
+    assert reply["text"].startswith("Did you mean “ukraine”?")
+    assert "Ukraine" in reply["text"]
+    assert "<i>Did you mean “ukraine”?" in html_of(fake, reply)
+
+
+def test_out_of_scope_question_abstains_with_feedback_buttons_only(
+    fake: FakeTelegram, bot: BotThread
+) -> None:
+    [reply] = ask(fake, "What is the price of bananas in Peru?")
+    assert reply["text"].startswith("I could not find this in the sources.")
+    assert "Source" not in buttons(reply)
+    assert {"👍", "👎"} <= set(buttons(reply))
+
+
+def test_more_pages_through_further_results(fake: FakeTelegram, bot: BotThread) -> None:
+    [reply] = ask(fake, "cyber resilience and cooperation")
+    notice, [more] = press(fake, reply, "More")
+    assert notice == ""
+    assert more["text"].startswith("2. ")
+    assert "3. " in more["text"]
+    assert "cybersecurity-eu-external-action.txt ›" in more["text"]
+    _, [again] = press(fake, more, "More")
+    assert again["text"].startswith("4. ")
+
+
+def test_source_shows_the_whole_passage(fake: FakeTelegram, bot: BotThread, engine: Engine) -> None:
+    [reply] = ask(fake, "What is PESCO?")
+    _, [source] = press(fake, reply, "Source")
+    top = engine.ask("What is PESCO?").hits[0].passage
+    assert source["text"] == f"{top.doc} › {top.section}\n\n{top.text}"
+
+
+def test_feedback_is_appended_for_curators_once_per_user(
+    fake: FakeTelegram, bot: BotThread, tmp_path: Path
+) -> None:
+    [reply] = ask(fake, "What is PESCO?")
+    notice, _ = press(fake, reply, "👍", count=0)
+    assert notice == "Thanks for the feedback!"
+    again, _ = press(fake, reply, "👎", count=0)
+    assert "already" in again
+    other, _ = press(fake, reply, "👎", user=OTHER, count=0)
+    assert other == "Thanks for the feedback!"
+
+    lines = (tmp_path / "index" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [e["vote"] for e in entries] == ["up", "down"]
+    assert entries[0]["question"] == "What is PESCO?"
+    assert entries[0]["kind"] == "answer"
+    assert entries[0]["passage_ids"]
+    assert fake.unanswered_callbacks() == []
+
+
+def test_every_callback_query_is_answered_even_stale_ones(
+    fake: FakeTelegram, bot: BotThread
+) -> None:
+    [reply] = ask(fake, "What is PESCO?")
+    stale = {
+        **reply,
+        "reply_markup": {
+            "inline_keyboard": [
+                [
+                    {"text": "More", "callback_data": "more:999"},
+                    {"text": "Junk", "callback_data": "zz:what"},
+                ]
+            ]
+        },
+    }
+    assert "ask again" in press(fake, stale, "More", count=0)[0]
+    assert "ask again" in press(fake, stale, "Junk", count=0)[0]
+    assert fake.unanswered_callbacks() == []
+
+
+def test_group_answers_only_commands_mentions_and_replies(
+    fake: FakeTelegram, bot: BotThread
+) -> None:
+    group = fake.group_chat(GROUP)
+    fake.push_text(USER, "What is PESCO? (just chatting, not for the bot)", chat=group)
+    [mentioned] = ask(fake, "@policy_qa_bot What is PESCO?", chat=group)
+    assert "PESCO" in mentioned["text"]
+    assert mentioned["reply_to_message"]["text"] == "@policy_qa_bot What is PESCO?"
+
+    [command] = ask(fake, "/ask@policy_qa_bot What is PESCO?", chat=group)
+    assert "PESCO" in command["text"]
+    [replied] = _reply_to(fake, mentioned, "and what about Ukraine?", group)
+    assert "Ukraine" in replied["text"]
+
+    fake.push_sticker(USER, chat=group)  # not addressed: ignored
+    fake.push_text(USER, "/ask", chat=group)
+    usage = fake.wait_for_messages(GROUP, 4, WAIT)[3]
+    assert usage["text"].startswith("Usage: /ask your question")
+    assert len(fake.sent(GROUP)) == 4  # the chatter and the sticker got nothing
+
+
+def _reply_to(
+    fake: FakeTelegram, message: dict[str, Any], text: str, chat: dict[str, Any]
+) -> list[dict[str, Any]]:
+    before = len(fake.sent(chat["id"]))
+    fake.push_text(USER, text, chat=chat, reply_to=message)
+    return fake.wait_for_messages(chat["id"], before + 1, WAIT)[before:]
+
+
+def test_html_in_questions_is_escaped(fake: FakeTelegram, bot: BotThread) -> None:
+    for question in ("<b>x</b> & <script>", "What is PESCO <b>x</b> & <script>alert(1)"):
+        [reply] = ask(fake, question)
+        assert reply["text"]
+    assert fake.calls("sendMessage", ok=False) == []
+    group = fake.group_chat(GROUP)
+    [reply] = ask(fake, "/ask <i>What</i> is <PESCO>?", chat=group)
+    assert "PESCO" in reply["text"]
+
+
+def test_answer_over_4096_characters_is_split(
+    fake: FakeTelegram, start_bot: Any, long_engine: Engine
+) -> None:
+    start_bot(long_engine)
+    parts = ask(fake, "What does the zeppelin manual explain about hangars?", count=2)
+    assert fake.calls("sendMessage", ok=False) == []
+    assert all(len(p["text"]) <= 4096 for p in parts)
+    text = " ".join(p["text"] for p in parts)
+    assert "spare envelope panel 79 & rigging." in text
+    assert "reply_markup" not in parts[0] and "Source" in buttons(parts[1])
+
+
+def test_documents_from_admins_reach_the_upload_seam(fake: FakeTelegram, bot: BotThread) -> None:
+    fake.push_document(ADMIN, "new-policy.txt")
+    [reply] = fake.wait_for_messages(ADMIN, 1, WAIT)
+    assert reply["text"].startswith("Adding documents through Telegram is not available yet")
+
+
+def test_non_text_messages_get_one_polite_line(fake: FakeTelegram, bot: BotThread) -> None:
+    fake.push_sticker(USER)
+    fake.push_photo(USER, caption="what is this?")
+    fake.push_document(USER)
+    replies = fake.wait_for_messages(USER, 3, WAIT)
+    assert all(r["text"] == tb.NOT_TEXT for r in replies)
+
+
+def test_edited_question_is_answered_again(fake: FakeTelegram, bot: BotThread) -> None:
+    [first] = ask(fake, "How does the EU help Ukriane?")
+    original = fake._messages[(USER, first["message_id"] - 1)]
+    fake.push_text(USER, "What is PESCO?", edited_of=original)
+    second = fake.wait_for_messages(USER, 2, WAIT)[1]
+    assert "PESCO" in second["text"]
+
+
+def test_unknown_command_lists_the_known_ones(fake: FakeTelegram, bot: BotThread) -> None:
+    [reply] = ask(fake, "/frobnicate")
+    assert "/help" in reply["text"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/help", "/ask your question"),
+        ("/sources", "cybersecurity-eu-external-action.txt"),
+        ("/about", "Index format 1, "),
+    ],
+)
+def test_info_commands(fake: FakeTelegram, bot: BotThread, command: str, expected: str) -> None:
+    [reply] = ask(fake, command)
+    assert expected in reply["text"]
+
+
+def test_rate_limit_answers_a_burst_then_says_so_once(fake: FakeTelegram, start_bot: Any) -> None:
+    start_bot(rate_limit_per_minute=3)
+    for n in range(7):
+        fake.push_text(USER, f"What is PESCO? ({n})")
+    replies = fake.wait_for_messages(USER, 4, WAIT)
+    [other] = ask(fake, "What is PESCO?", user=OTHER)  # others are not affected
+    assert "PESCO" in other["text"]
+    replies = fake.sent(USER)
+    warnings = [r for r in replies if "faster than I can keep up" in r["text"]]
+    assert len(warnings) == 1 and len(replies) == 4
+    assert "3 questions a minute" in warnings[0]["text"]
+
+
+# PTB 22 warns about its own RetryAfter internals (retry_after becomes a timedelta).
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+def test_429_retry_after_is_honoured_and_nothing_lost(fake: FakeTelegram, bot: BotThread) -> None:
+    fake.fail_next("sendMessage", times=1, status=429, retry_after=1)
+    [reply] = ask(fake, "What is PESCO?")
+    assert "PESCO" in reply["text"]
+    [failed] = fake.calls("sendMessage", ok=False)
+    assert failed.status == 429
+    assert failed.response["parameters"] == {"retry_after": 1}
+    assert len(fake.sent(USER)) == 1
+
+
+def test_server_error_is_retried_and_nothing_lost(fake: FakeTelegram, bot: BotThread) -> None:
+    fake.fail_next("sendMessage", times=2, status=500)
+    [reply] = ask(fake, "What is PESCO?")
+    assert "PESCO" in reply["text"]
+    assert [c.status for c in fake.calls("sendMessage", ok=None)] == [500, 500, 200]
+
+
+def test_stats_for_admins_only(fake: FakeTelegram, bot: BotThread) -> None:
+    ask(fake, "What is PESCO?")
+    ask(fake, "What is the price of bananas in Peru?")
+    [refused] = ask(fake, "/stats", user=OTHER)
+    assert "only for the bot's admins" in refused["text"]
+    [stats] = ask(fake, "/stats", user=ADMIN)
+    assert "Questions: 2 (answered 1, abstained 1" in stats["text"]
+    assert "Abstention rate: 50%" in stats["text"]
+    assert "Feedback: 👍 0 · 👎 0" in stats["text"]
+    assert "1. what is the price of bananas in peru? (1)" in stats["text"]
+
+
+class SlowEngine:
+    """The real engine, except that questions with "slow" wait for a gate to open,
+    and questions with "boom" fail."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.gate = threading.Event()
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        if "boom" in question:
+            raise RuntimeError("engine failure")
+        if "slow" in question and not self.gate.wait(WAIT):
+            raise TimeoutError("gate never opened")
+        return self.engine.ask(question.replace("slow", ""), k)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+def test_slow_retrieval_shows_typing_and_does_not_stall_others(
+    fake: FakeTelegram, start_bot: Any, engine: Engine
+) -> None:
+    slow = SlowEngine(engine)
+    start_bot(slow, typing_delay=0.05)
+    fake.push_text(USER, "slow What is PESCO?")
+    typing = fake.wait_for(lambda f: f.calls("sendChatAction"), WAIT)[0]
+    assert typing.params == {"chat_id": USER, "action": "typing"}
+    [other] = ask(fake, "What is PESCO?", user=OTHER)  # answered while USER's waits
+    assert "PESCO" in other["text"]
+    assert fake.sent(USER) == []
+    assert "reply_to_message" not in other  # one question at a time: no quote
+    slow.gate.set()
+    [late] = fake.wait_for_messages(USER, 1, WAIT)
+    assert "PESCO" in late["text"]
+
+
+def test_overlapping_questions_in_one_chat_quote_their_question(
+    fake: FakeTelegram, start_bot: Any, engine: Engine
+) -> None:
+    slow = SlowEngine(engine)
+    start_bot(slow)
+    first = fake.push_text(USER, "slow What is PESCO?")
+    [quick] = ask(fake, "How does the EU help Ukraine?")  # overtakes the first
+    assert quick["reply_to_message"]["text"] == "How does the EU help Ukraine?"
+    slow.gate.set()
+    late = fake.wait_for_messages(USER, 2, WAIT)[1]
+    assert late["reply_to_message"]["message_id"] == first["message_id"]
+
+
+def test_errors_are_logged_and_told_and_the_bot_goes_on(
+    fake: FakeTelegram, start_bot: Any, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    start_bot(SlowEngine(engine))
+    [sorry] = ask(fake, "boom")
+    assert sorry["text"] == tb.SORRY
+    assert "RuntimeError: engine failure" not in sorry["text"]
+    [fine] = ask(fake, "What is PESCO?")
+    assert "PESCO" in fine["text"]
+    assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)
+
+
+def test_token_never_reaches_the_logs(
+    fake: FakeTelegram, bot: BotThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    ask(fake, "What is PESCO?")
+    assert fake.token not in caplog.text
+
+
+# --------------------------------------------------------------------------------------
+# The real process: `python -m bot telegram`.
+# --------------------------------------------------------------------------------------
+
+
+def _bot_process(
+    fake: FakeTelegram, tmp_path: Path, *args: str, token: str | None = None
+) -> subprocess.Popen[str]:
+    corpus = tmp_path / "corpus"
+    if not corpus.exists():
+        corpus.mkdir()
+        shutil.copy(SHIPPED, corpus / SHIPPED.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "BOT_CORPUS_DIR": str(corpus),
+            "BOT_INDEX_DIR": str(tmp_path / "index"),
+            "TELEGRAM_API_URL": fake.api_url,
+            "TELEGRAM_BOT_TOKEN": fake.token if token is None else token,
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "telegram", "-v", *args],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        pytest.fail(f"the bot did not stop on SIGTERM:\n{stderr}")
+    return process.returncode, stderr
+
+
+def test_subprocess_polls_answers_and_stops_cleanly_on_sigterm(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    process = _bot_process(fake, tmp_path)
+    try:
+        fake.wait_for(lambda f: f.waiting_polls > 0 or process.poll() is not None, 60)
+        [reply] = ask(fake, "What is PESCO?")
+        assert "PESCO" in reply["text"]
+    finally:
+        status, stderr = _stop(process)
+    assert status == 0, stderr
+    assert fake.token not in stderr
+    assert "Traceback" not in stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_subprocess_webhook_mode(fake: FakeTelegram, tmp_path: Path) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    process = _bot_process(
+        fake,
+        tmp_path,
+        "--webhook-url",
+        url,
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--secret-token",
+        "s3cret-Token",
+    )
+    try:
+        fake.wait_for(lambda f: f.calls("setWebhook") or process.poll() is not None, 60)
+        hook = fake.calls("setWebhook")[0].params
+        assert hook["url"] == url and hook["secret_token"] == "s3cret-Token"
+        [reply] = ask(fake, "What is PESCO?")  # the fake POSTs it to the webhook
+        assert "PESCO" in reply["text"]
+        forged = urllib.request.Request(
+            url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=WAIT)
+        assert refused.value.code == 403  # no secret, no entry
+    finally:
+        status, stderr = _stop(process)
+    assert status == 0, stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("", "TELEGRAM_BOT_TOKEN is not set"),
+        ("12345:short", "does not look like a bot token"),
+    ],
+)
+def test_missing_or_malformed_token_fails_before_any_network_call(
+    fake: FakeTelegram, tmp_path: Path, token: str, message: str
+) -> None:
+    process = _bot_process(fake, tmp_path, token=token)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert message in stderr and stderr.startswith("Error: TELEGRAM_BOT_TOKEN")
+    assert fake.calls(ok=None) == []
+    assert not (tmp_path / "index").exists()  # refused before even building the index
+
+
+def test_token_refused_by_the_api_is_a_clear_error(fake: FakeTelegram, tmp_path: Path) -> None:
+    wrong = "987654321:" + "X" * 35
+    process = _bot_process(fake, tmp_path, token=wrong)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "Error: the Bot API refused the token" in stderr
+    assert wrong not in stderr  # PTB logs its traceback; the token is redacted there
+
+
+# --------------------------------------------------------------------------------------
+# The pure pieces.
+# --------------------------------------------------------------------------------------
+
+
+def _passage(text: str, n: int = 0, section: str = "SECTION <A&B>") -> Passage:
+    return Passage(f"doc.txt#{n}-abcdef12", "doc <1>.txt", section, text, n)
+
+
+def _answer(
+    sentences: tuple[str, ...],
+    highlight: tuple[str, ...] = (),
+    corrections: tuple[tuple[str, str], ...] = (),
+) -> Answer:
+    hit = Hit(_passage(" ".join(sentences)), 0.9, 1.0)
+    return Answer(
+        "q", "answer", True, " ".join(sentences), sentences, (hit,), corrections, highlight
+    )
+
+
+def test_format_answer_escapes_and_bolds() -> None:
+    answer = _answer(("Use <script> & PESCO's teams, pesco!",), ("PESCO",), (("pesko", "pesco"),))
+    [part] = tb.format_answer(answer)
+    assert part == (
+        "<i>Did you mean “pesco”?</i>\nUse &lt;script&gt; &amp; <b>PESCO</b>'s teams, "
+        "<b>pesco</b>!\n\n— <i>doc &lt;1&gt;.txt › SECTION &lt;A&amp;B&gt;</i>"
+    )
+    plain, _ = parse_html(part)
+    assert plain.startswith("Did you mean “pesco”?\nUse <script> & PESCO's teams")
+
+
+def test_format_answer_of_an_abstention_is_its_plain_text() -> None:
+    answer = Answer("x", "abstain", False, "I could not find this. Nearest topics: A & <B>.")
+    assert tb.format_answer(answer) == ["I could not find this. Nearest topics: A &amp; &lt;B&gt;."]
+
+
+def test_long_answer_splits_at_sentences_never_inside_tags() -> None:
+    sentence = "The word alpha appears in this sentence about alpha & beta. "
+    answer = _answer(tuple(sentence.strip() for _ in range(120)), ("alpha",))
+    parts = tb.format_answer(answer)
+    assert len(parts) == 2
+    for part in parts:
+        plain, _ = parse_html(part)  # every part is valid Telegram HTML
+        assert len(plain) <= 4096
+    assert parse_html(parts[0])[0].endswith("alpha & beta.")  # cut after a sentence
+    assert parts[1].endswith("</i>")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
+            st.sampled_from(["", "b", "i", "code"]),
+        ),
+        max_size=30,
+    ),
+    limit=st.integers(min_value=20, max_value=400),
+)
+def test_split_keeps_every_word_and_each_part_valid(
+    pieces: list[tuple[str, str]], limit: int
+) -> None:
+    parts = tb.to_parts(pieces, limit)
+    plains = []
+    for part in parts:
+        plain, _ = parse_html(part)
+        assert 0 < tb.telegram_length(plain) <= limit
+        plains.append(plain)
+    original = "".join(text for text, _ in pieces)
+    assert "".join("".join(p.split()) for p in plains) == "".join(original.split())
+
+
+def test_keyboard_callback_data_fits_telegram() -> None:
+    markup = tb.keyboard(10**12, more=True, source=True, feedback=True)
+    assert markup is not None
+    data = [b.callback_data for row in markup.inline_keyboard for b in row]
+    assert data == [f"more:{10**12}", f"src:{10**12}", f"fb:{10**12}:1", f"fb:{10**12}:0"]
+    assert all(len(str(d).encode()) <= MAX_CALLBACK_DATA for d in data)
+    assert tb.keyboard(1, more=False, source=False, feedback=False) is None
+
+
+def test_topic_keeps_acronyms_in_sentence_case() -> None:
+    assert tb.topic("EU CYBERSECURITY STRATEGY") == "EU cybersecurity strategy"
+    assert tb.topic("PROTECTION OF HUMAN RIGHTS") == "Protection of human rights"
+    assert tb.topic("Mixed Case Heading") == "Mixed Case Heading"
+
+
+def test_example_questions_come_from_headings_short_first() -> None:
+    info = IndexInfo(
+        format_version=1,
+        passage_count=4,
+        build_time="2026-01-01T00:00:00Z",
+        build_id="b",
+        documents=("energy-report.txt",),
+        sections=(
+            "energy report",
+            "A VERY LONG HEADING WITH FAR TOO MANY WORDS",
+            "WIND POWER",
+            "ENERGY REPORT",
+            "Storage",
+        ),
+    )
+    assert tb.example_questions(info) == [
+        "Tell me about wind power",
+        "Tell me about storage",
+        "Tell me about a very long heading with far too many words",
+    ]
+    assert "Energy report" in tb.topics(info)  # the title, last; the file name, never
+    assert "energy report" not in tb.topics(info)
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "abc", "123:short", "123456:" + "a" * 29, "x123456:" + "a" * 35]
+)
+def test_malformed_tokens_are_refused(token: str | None) -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        tb.validate_token(token)
+    assert tb.validate_token(DEFAULT_TOKEN) == DEFAULT_TOKEN
+
+
+def test_user_rate_limit_window() -> None:
+    now = [0.0]
+    limit = tb.UserRateLimit(2, clock=lambda: now[0])
+    assert [limit.check(1) for _ in range(4)] == ["ok", "ok", "warn", "drop"]
+    assert limit.check(2) == "ok"
+    assert limit.retry_in(1) == 60
+    now[0] = 60.0
+    assert limit.check(1) == "ok"
+
+
+# --------------------------------------------------------------------------------------
+# The fake is strict like Telegram (so the tests above mean something).
+# --------------------------------------------------------------------------------------
+
+
+def _post(
+    fake: FakeTelegram, method: str, token: str | None = None, **params: Any
+) -> tuple[int, dict[str, Any]]:
+    body = urllib.parse.urlencode(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+    ).encode()
+    request = urllib.request.Request(
+        f"{fake.api_url}{token or fake.token}/{method}",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WAIT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("x" * 4097, "message is too long"),
+        ("<b>bold</i>", "Unmatched end tag"),
+        ("<b>open", "Can't find end tag"),
+        ("<script>alert(1)</script>", 'Unsupported start tag "script"'),
+        ("1 < 2", "Unclosed start tag"),
+        ("Q&A", "Character '&'"),
+        ("&nbsp;", "Unsupported HTML entity"),
+        ("   ", "message text is empty"),
+    ],
+)
+def test_fake_rejects_what_telegram_rejects(fake: FakeTelegram, text: str, error: str) -> None:
+    fake.push_text(USER, "hi")
+    status, body = _post(fake, "sendMessage", chat_id=USER, text=text, parse_mode="HTML")
+    assert status == 400 and body["ok"] is False and body["error_code"] == 400
+    assert error in body["description"]
+
+
+def test_fake_accepts_telegram_html(fake: FakeTelegram) -> None:
+    fake.push_text(USER, "hi")
+    text = (
+        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s>"
+        '<strike>k</strike><del>d</del><span class="tg-spoiler">p</span>'
+        '<tg-spoiler>t</tg-spoiler><a href="https://e.org/?a=1&amp;b=2">a</a>'
+        '<code>c</code><pre><code class="language-python">x</code></pre>'
+        "<blockquote>q</blockquote> &lt;&gt;&amp;&quot;&#65;&#x42;" + "y" * 4000
+    )
+    status, body = _post(fake, "sendMessage", chat_id=USER, text=text, parse_mode="HTML")
+    assert status == 200, body
+    assert body["result"]["text"].startswith('bsieunskdptacxq <>&"AB')
+
+
+def test_fake_checks_tokens_methods_buttons_and_chats(fake: FakeTelegram) -> None:
+    assert _post(fake, "getMe", token="1:" + "x" * 35) == (
+        401,
+        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+    )
+    assert _post(fake, "sendTelepathy")[0] == 404
+    assert (
+        _post(fake, "sendMessage", chat_id=77, text="hi")[1]["description"]
+        == "Bad Request: chat not found"
+    )
+    fake.push_text(USER, "hi")
+    markup = {"inline_keyboard": [[{"text": "x", "callback_data": "d" * 65}]]}
+    status, body = _post(fake, "sendMessage", chat_id=USER, text="hi", reply_markup=markup)
+    assert (status, body["description"]) == (400, "Bad Request: BUTTON_DATA_INVALID")
+    fake.fail_next("getMe", times=1, status=429, retry_after=3)
+    assert _post(fake, "getMe")[1]["parameters"] == {"retry_after": 3}
+    fake.fail_next("getMe", times=1, status=500)
+    assert _post(fake, "getMe")[0] == 500
+    assert _post(fake, "getMe")[0] == 200
+
+
+def test_fake_long_poll_honours_offset_and_timeout(fake: FakeTelegram) -> None:
+    assert _post(fake, "getUpdates", timeout=0) == (200, {"ok": True, "result": []})
+    first = fake.push_text(USER, "one")
+    fake.push_text(USER, "two")
+    status, body = _post(fake, "getUpdates", timeout=5)
+    ids = [u["update_id"] for u in body["result"]]
+    assert [u["message"]["text"] for u in body["result"]] == ["one", "two"]
+    assert first["text"] == "one"
+    _, body = _post(fake, "getUpdates", offset=ids[1], timeout=0)
+    assert [u["update_id"] for u in body["result"]] == [ids[1]]  # older ones confirmed
+
+    result: list[Any] = []
+    poller = threading.Thread(
+        target=lambda: result.append(_post(fake, "getUpdates", offset=ids[1] + 1, timeout=30))
+    )
+    poller.start()
+    fake.wait_for(lambda f: f.waiting_polls == 1, WAIT)
+    fake.push_text(USER, "three")  # wakes the long poll at once, not after 30 s
+    poller.join(WAIT)
+    assert not poller.is_alive()
+    assert [u["message"]["text"] for u in result[0][1]["result"]] == ["three"]
+
+
+def test_parse_html_counts_entities_as_one_character() -> None:
+    plain, entities = parse_html("<b>a&amp;b</b>")
+    assert plain == "a&b" and entities == [{"type": "bold", "offset": 0, "length": 3}]
+    with pytest.raises(ApiError):
+        parse_html("<code><b>x</b></code>")
+
+
+def test_fake_reads_json_and_multipart_bodies(fake: FakeTelegram) -> None:
+    fake.push_text(USER, "hi")
+    url = f"{fake.api_url}{fake.token}/sendMessage"
+    markup = {"inline_keyboard": [[{"text": "ok", "callback_data": "x"}]]}
+    as_json = httpx.post(url, json={"chat_id": USER, "text": "json", "reply_markup": markup})
+    assert as_json.status_code == 200 and as_json.json()["result"]["reply_markup"] == markup
+    multipart = httpx.post(
+        url,
+        data={"chat_id": str(USER), "text": "multi", "reply_markup": json.dumps(markup)},
+        files={"unused": ("a.txt", b"bytes")},
+    )
+    assert multipart.status_code == 200, multipart.text
+    assert fake.calls("sendMessage")[-1].params["unused"] == {"filename": "a.txt", "size": 5}
