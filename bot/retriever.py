@@ -236,10 +236,16 @@ class Retriever:
             candidates = candidates[scores[candidates] >= kth]
         top = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
         ceiling = _ceiling(index, terms)
+        # Which of the question's terms each hit holds: look its row up among the
+        # question's own columns (slicing the arrays directly: asking scipy for a row
+        # of a memory-mapped matrix copies the whole matrix).
+        column_of = {t: index.vocabulary[t] for t in counts}
+        counts_matrix = index.counts
         hits = []
         for position in top:
-            row = index.counts[int(position)]
-            present = {index.terms[c] for c in row.indices}
+            start, end = counts_matrix.indptr[position], counts_matrix.indptr[position + 1]
+            row = set(counts_matrix.indices[start:end].tolist())
+            present = {t for t, c in column_of.items() if c in row}
             for compound, parts in compounds.items():
                 if compound in present:
                     present.update(parts)
