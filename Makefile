@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_DIR ?= ../shared/bench
 
-.PHONY: run test lint build telegram bench bench-quality bench-speed bench-telegram clean
+.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +35,16 @@ build: $(STAMP)
 telegram: $(STAMP)
 	$(PY) -m bot telegram
 
-bench: bench-quality bench-speed bench-telegram
+bench: bench-quality bench-speed bench-rebuild bench-telegram
 
 bench-quality: $(BENCH_STAMP)
 	$(PY) bench/quality.py $(BENCH_DIR)/cisi $(BENCH_DIR)/cran $(BENCH_DIR)/med $(BENCH_DIR)/npl
 
 bench-speed: $(BENCH_STAMP)
 	$(PY) bench/speed.py
+
+bench-rebuild: $(BENCH_STAMP)
+	$(PY) bench/rebuild.py
 
 bench-telegram: $(BENCH_STAMP)
 	$(PY) bench/telegram_load.py
