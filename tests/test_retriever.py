@@ -16,7 +16,14 @@ def top_text(retriever, question):
 
 @pytest.mark.parametrize(
     ("typed", "meant"),
-    [("ukriane", "ukraine"), ("defense", "defence"), ("compas", "compass"), ("atacks", "attacks")],
+    [
+        ("ukriane", "ukraine"),
+        ("defense", "defence"),
+        ("compas", "compass"),
+        ("atacks", "attacks"),
+        ("kuraine", "ukraine"),  # the first two letters swapped: found through the ending
+        ("ukrainw", "ukraine"),  # the last letter wrong: found through the beginning
+    ],
 )
 def test_typos_are_repaired_against_the_corpus_words(retriever, typed, meant):
     assert retriever.repair(typed) == meant
