@@ -93,8 +93,10 @@ _MONTHS = (
 )
 _DATE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(" + "|".join(_MONTHS.split()) + r")\b", re.I)
 _NUMBERS = (
-    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty "
-    "fifty hundred hundreds thousand thousands million millions billion billions dozen"
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred hundreds thousand thousands million millions billion billions "
+    "dozen dozens half quarter"
 )
 _NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBERS.split()) + r")\b", re.I)
 # A runner-up passage joins the answer when it scores at least this share of the best.

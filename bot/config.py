@@ -44,6 +44,8 @@ class Settings:
             for a self-hosted Bot API server or a load test.
         telegram_webhook_secret: Secret Telegram sends back with webhook updates
             (TELEGRAM_WEBHOOK_SECRET); a random one is made when unset.
+        max_upload_bytes: Largest document an admin may add through Telegram
+            (BOT_MAX_UPLOAD_BYTES).
     """
 
     corpus_dir: Path = Path("corpus")
@@ -59,6 +61,7 @@ class Settings:
     rate_limit_per_minute: int = 20
     telegram_send_rate: float = 30.0
     telegram_webhook_secret: str | None = field(default=None, repr=False)
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @property
     def feedback_path(self) -> Path:
@@ -109,6 +112,8 @@ class Settings:
             raise ConfigError("BOT_RATE_LIMIT must be at least 1")
         if self.telegram_send_rate < 0:
             raise ConfigError("BOT_TELEGRAM_SEND_RATE must be 0 (no cap) or more")
+        if self.max_upload_bytes < 1:
+            raise ConfigError("BOT_MAX_UPLOAD_BYTES must be at least 1")
 
     def with_(self, **changes: Any) -> Settings:
         """Returns a copy with some fields changed (a shorthand for dataclasses.replace)."""
@@ -143,4 +148,5 @@ _ENV: tuple[tuple[str, str, str], ...] = (
     ("rate_limit_per_minute", "BOT_RATE_LIMIT", "int"),
     ("telegram_send_rate", "BOT_TELEGRAM_SEND_RATE", "float"),
     ("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET", "str"),
+    ("max_upload_bytes", "BOT_MAX_UPLOAD_BYTES", "int"),
 )

@@ -27,13 +27,21 @@ network call and never logged: httpx logs request URLs (which contain the token)
 INFO, so those loggers are set to WARNING, and as a second line of defence every log
 record has the token replaced (PTB's own InvalidToken message repeats it).
 
-Admin document upload and /reload belong to a later issue; `on_document` is the seam.
+Admins (`TELEGRAM_ADMIN_IDS`) have three more powers. /stats shows counts since start.
+/reload rebuilds the index from the corpus folder (`bot.index.build`, in a worker
+thread), swaps it into the engine and says what changed. And a .txt, .md, .html or .pdf
+document they send in a private chat is downloaded through the Bot API (getFile, then
+the file URL), checked by `bot.uploads` (size, content matching the name, a sanitised
+file name), saved atomically into the corpus folder and indexed the same way. A
+same-named file is replaced only after the admin presses Replace: until then the upload
+waits in memory, one per admin, named in the button's data ("up:<n>:r").
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import json
 import logging
 import re
@@ -43,16 +51,18 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     Chat,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -73,7 +83,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import analysis
+from bot import analysis, uploads
+from bot import index as index_mod
 from bot.answer import Answer, source_line
 from bot.config import ConfigError, Settings
 from bot.engine import Engine, IndexInfo
@@ -120,13 +131,13 @@ SORRY = "Sorry, something went wrong while answering. Please try again."
 NOT_ALLOWED = "Sorry, {command} is only for the bot's admins."
 ASK_USAGE = "Usage: <code>/ask your question</code>, e.g. <code>/ask What is PESCO?</code>"
 EXPIRED = "This answer is too old for its buttons; please ask again."
-UPLOAD_LATER = (
-    "Adding documents through Telegram is not available yet: put the file in the corpus "
-    "folder and run <code>python -m bot build</code>; I pick the new index up by myself."
-)
+BUILD_BUSY = "Another build of the index is in progress; try /reload again when it has finished."
+UPLOAD_GONE = "This upload is no longer waiting; send the file again."
+MAX_LISTED = 10  # file names listed per kind of change after a rebuild
 
 Run = tuple[str, str]
 """A piece of rich text: (plain text, tag), tag "" for none, else "b", "i" or "code"."""
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------
@@ -311,6 +322,43 @@ def keyboard(key: int, *, more: bool, source: bool, feedback: bool) -> InlineKey
             ]
         )
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def upload_keyboard(key: int) -> InlineKeyboardMarkup:
+    """Replace / Cancel under the question about a same-named upload ("up:<key>:r|c")."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Replace", callback_data=f"up:{key}:r"),
+                InlineKeyboardButton("Cancel", callback_data=f"up:{key}:c"),
+            ]
+        ]
+    )
+
+
+def describe_build(report: index_mod.BuildReport) -> list[Run]:
+    """What a rebuild changed, for the admin: counts, passages before and after, names.
+
+    Example: "Index rebuilt: 1 added, 0 changed, 0 removed; 23 → 25 passages." then the
+    names per kind of change, then the build's summary line in italics.
+    """
+    changes = (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed))
+    if any(names for _, names in changes):
+        head = (
+            f"Index rebuilt: {len(report.added)} added, {len(report.changed)} changed, "
+            f"{len(report.removed)} removed; {report.previous_passages} → {report.passages} "
+            "passages."
+        )
+    else:
+        head = f"Index rebuilt: nothing changed ({report.passages} passages)."
+    runs: list[Run] = [(head, "b")]
+    for label, names in changes:
+        if names:
+            listed = ", ".join(names[:MAX_LISTED])
+            more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+            runs.append((f"\n{label}: {listed}{more}", ""))
+    runs.append(("\n" + report.summary(), "i"))
+    return runs
 
 
 def topic(heading: str) -> str:
@@ -544,6 +592,15 @@ class Remembered:
 
 
 @dataclass
+class PendingUpload:
+    """An admin's upload waiting for Replace or Cancel (a file of its name exists)."""
+
+    key: int
+    name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass
 class BotState:
     """Everything the handlers share, kept in `application.bot_data["state"]`."""
 
@@ -553,6 +610,14 @@ class BotState:
     stats: Stats = field(default_factory=Stats)
     typing_delay: float = TYPING_DELAY
     feedback_lock: threading.Lock = field(default_factory=threading.Lock)
+    # One rebuild at a time from this bot (other processes: the index's lock file).
+    build_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: dict[int, PendingUpload] = field(default_factory=dict)  # by admin's user id
+    upload_keys: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def is_admin(self, user_id: int | None) -> bool:
+        """Whether a user (None: unknown) may use the admin commands."""
+        return user_id is not None and user_id in self.settings.admin_ids
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -609,10 +674,9 @@ async def send_parts(
             )
 
 
-async def retrieve(state: BotState, chat: Chat, question: str) -> Answer:
-    """Asks the engine in a worker thread, showing "typing…" if it takes a while."""
-    task = asyncio.ensure_future(asyncio.to_thread(state.engine.ask, question, DEPTH))
-    delay = state.typing_delay
+async def with_typing(chat: Chat, work: Awaitable[T], delay: float) -> T:
+    """Awaits `work`, showing "typing…" in the chat once it has taken `delay` seconds."""
+    task = asyncio.ensure_future(work)
     while True:
         done, _ = await asyncio.wait({task}, timeout=delay)
         if done:
@@ -622,6 +686,12 @@ async def retrieve(state: BotState, chat: Chat, question: str) -> Answer:
         except TelegramError as exc:  # cosmetic: never worth failing the answer
             log.debug("typing action failed: %s", exc)
         delay = TYPING_REFRESH
+
+
+async def retrieve(state: BotState, chat: Chat, question: str) -> Answer:
+    """Asks the engine in a worker thread, showing "typing…" if it takes a while."""
+    work = asyncio.to_thread(state.engine.ask, question, DEPTH)
+    return await with_typing(chat, work, state.typing_delay)
 
 
 async def answer_question(
@@ -762,21 +832,145 @@ async def on_not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_html(NOT_TEXT)
 
 
+async def on_reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reload for admins: rebuild the index from the corpus folder now and swap it in."""
+    state, user, message = _state(context), update.effective_user, update.effective_message
+    if message is None:
+        return
+    if not state.is_admin(user.id if user else None):
+        await message.reply_html(NOT_ALLOWED.format(command="/reload"))
+        return
+    runs = await with_typing(message.chat, rebuild(state), state.typing_delay)
+    await send_parts(message.chat, to_parts(runs), None, message)
+
+
+async def rebuild(state: BotState, queue: bool = False) -> list[Run]:
+    """Rebuilds the index in a worker thread, swaps it into the engine; the reply.
+
+    Args:
+        state: The bot's state (settings, engine, build lock).
+        queue: Wait for a rebuild this bot is already running (uploads, whose file
+            must be indexed) instead of saying another build is in progress (/reload).
+
+    A build another process holds the lock for, and any index error, become a reply;
+    so does any other failure (logged with its traceback): the previous index stays.
+    """
+    if state.build_lock.locked() and not queue:
+        return [(BUILD_BUSY, "")]
+    settings = state.settings
+    async with state.build_lock:
+        try:
+            report = await asyncio.to_thread(
+                index_mod.build,
+                settings.corpus_dir,
+                settings.index_dir,
+                settings.k1,
+                settings.b,
+                wait=False,
+            )
+        except index_mod.BuildInProgress:
+            return [(BUILD_BUSY, "")]
+        except index_mod.IndexError_ as exc:
+            return [(f"The index was not rebuilt: {exc}", "")]
+        except Exception as exc:
+            log.exception("rebuild failed")
+            return [
+                (
+                    f"The rebuild failed ({type(exc).__name__}: {exc}); the previous index "
+                    "is still serving.",
+                    "",
+                )
+            ]
+        await asyncio.to_thread(state.engine.refresh)
+    runs = describe_build(report)
+    if report.build and state.engine.info.build_id != report.build:
+        runs.append(("\nThe new index could not be loaded; still serving the old one.", "b"))
+    return runs
+
+
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Documents: the seam for the admin upload of a later issue; others get NOT_TEXT."""
-    user, message = update.effective_user, update.effective_message
+    """A document in a private chat: an admin's addition to the corpus; others NOT_TEXT."""
+    state, user, message = _state(context), update.effective_user, update.effective_message
     if message is None or message.chat.type != ChatType.PRIVATE:
         return
-    if user is not None and user.id in _state(context).settings.admin_ids:
-        await message.reply_html(UPLOAD_LATER)  # later: download, add to corpus, rebuild
+    if user is None or not state.is_admin(user.id) or message.document is None:
+        await message.reply_html(NOT_TEXT)
         return
-    await message.reply_html(NOT_TEXT)
+    state.pending.pop(user.id, None)  # a new upload supersedes one left waiting
+    try:
+        name, data = await download(message.document, state.settings.max_upload_bytes)
+        outcome = await asyncio.to_thread(
+            uploads.save, state.settings.corpus_dir, name, data, False
+        )
+    except uploads.UploadRefused as exc:
+        await message.reply_html(html.escape(str(exc)))
+        return
+    except OSError as exc:
+        log.error("could not save an upload: %s", exc)
+        await message.reply_html(html.escape(f"I could not save the file: {exc.strerror or exc}"))
+        return
+    if outcome == "exists":
+        key = next(state.upload_keys)
+        state.pending[user.id] = PendingUpload(key, name, data)
+        text = (
+            f"A different file named <b>{html.escape(name)}</b> is already in the corpus. "
+            "Replace it with this one?"
+        )
+        await message.reply_html(text, reply_markup=upload_keyboard(key))
+        return
+    await _report_saved(state, message.chat, name, data, outcome, message)
+
+
+async def download(document: Document, limit: int) -> tuple[str, bytes]:
+    """Downloads an uploaded document after checking its name and announced size.
+
+    Returns:
+        The sanitised file name and the bytes, which have passed the size and content
+        checks of `bot.uploads`.
+
+    Raises:
+        bot.uploads.UploadRefused: A check failed or the download did; nothing saved.
+    """
+    name = uploads.safe_name(document.file_name)
+    uploads.check_size(name, document.file_size, limit)
+    try:
+        file = await document.get_file()
+        uploads.check_size(name, file.file_size, limit)
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as exc:
+        raise uploads.UploadRefused(f"I could not download {name}: {exc.message}") from None
+    uploads.check_size(name, len(data), limit)
+    uploads.check_content(name, data)
+    return name, data
+
+
+async def _report_saved(
+    state: BotState,
+    chat: Chat,
+    name: str,
+    data: bytes,
+    outcome: str,
+    reply_to: Message | None = None,
+) -> None:
+    """Tells the admin what happened to an upload; rebuilds when the corpus changed."""
+    size = uploads.human_size(len(data))
+    if outcome == "unchanged":
+        text = f"{name} is already in the corpus with exactly this content; nothing changed."
+        await send_parts(chat, to_parts([(text, "")]), None, reply_to)
+        return
+    verb = "Replaced" if outcome == "replaced" else "Added"
+    runs = await with_typing(chat, rebuild(state, queue=True), state.typing_delay)
+    saved: list[Run] = [(f"{verb} {name} ({size}).\n", "")]
+    await send_parts(chat, to_parts(saved + runs), None, reply_to)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every button press: do what it says, and always answer the query exactly once."""
     query = update.callback_query
     if query is None:
+        return
+    if (query.data or "").startswith("up:"):
+        await _upload_button(update, context, query)
         return
     notice: str | None = None
     try:
@@ -817,6 +1011,48 @@ async def _press(update: Update, context: ContextTypes.DEFAULT_TYPE, data: str) 
     if action == "fb" and arg in ("0", "1"):
         return await _feedback(state, update, remembered, up=arg == "1")
     return EXPIRED
+
+
+async def _upload_button(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery
+) -> None:
+    """Replace or Cancel for a same-named upload ("up:<key>:r" or "up:<key>:c").
+
+    The query is answered at once (a rebuild may take longer than Telegram waits for
+    the answer), the buttons are removed, then the work is done.
+    """
+    state, user, chat = _state(context), update.effective_user, update.effective_chat
+    key, _, choice = (query.data or "").removeprefix("up:").partition(":")
+    pending = state.pending.get(user.id) if user is not None else None
+    if user is None or not state.is_admin(user.id):
+        await query.answer(NOT_ALLOWED.format(command="Replacing files"))
+        return
+    if pending is None or str(pending.key) != key or choice not in ("r", "c") or chat is None:
+        await query.answer(UPLOAD_GONE)
+        return
+    del state.pending[user.id]
+    await query.answer("Replacing…" if choice == "r" else "Cancelled.")
+    try:
+        await query.edit_message_reply_markup(None)
+    except TelegramError as exc:  # cosmetic: the pending upload is gone either way
+        log.debug("could not remove the upload buttons: %s", exc)
+    if choice == "c":
+        text = f"Kept the existing {pending.name}; your upload was dropped."
+        await send_parts(chat, to_parts([(text, "")]), None)
+        return
+    try:
+        outcome = await asyncio.to_thread(
+            uploads.save, state.settings.corpus_dir, pending.name, pending.data, True
+        )
+    except uploads.UploadRefused as exc:
+        await send_parts(chat, to_parts([(str(exc), "")]), None)
+        return
+    except OSError as exc:
+        log.error("could not save an upload: %s", exc)
+        text = f"I could not save the file: {exc.strerror or exc}"
+        await send_parts(chat, to_parts([(text, "")]), None)
+        return
+    await _report_saved(state, chat, pending.name, pending.data, outcome)
 
 
 async def _more(state: BotState, chat: Chat, key: int, remembered: Remembered) -> str | None:
@@ -1037,6 +1273,7 @@ def build_application(
             CommandHandler("sources", on_sources),
             CommandHandler("about", on_about),
             CommandHandler("stats", on_stats),
+            CommandHandler("reload", on_reload),
             MessageHandler(filters.COMMAND, on_unknown_command),
             MessageHandler(filters.TEXT, on_text),
             MessageHandler(filters.Document.ALL & filters.UpdateType.MESSAGE, on_document),

@@ -11,13 +11,17 @@ here rather than in production:
   Telegram cannot parse (unknown or misnested tags, a bare `<` or `&`) are rejected;
 * inline buttons with callback data over 64 bytes: `BUTTON_DATA_INVALID`;
 * messages to unknown chats, edits of unknown messages, answering an unknown or
-  already answered callback query, edits that change nothing.
+  already answered callback query, edits that change nothing;
+* files: `getFile` knows only the file ids of documents pushed here, refuses files
+  over 20 MB ("file is too big") as the cloud Bot API does, and
+  `GET /file/bot<token>/<file_path>` serves only paths `getFile` handed out.
 
 Tests push updates (text, commands, mentions, replies, callback queries, stickers,
-photos) and read back every call the bot made (`calls`, `wait_for`). Long-polling
-`getUpdates` honours `offset` and `timeout` and is woken by a condition variable, so
-nothing here sleeps in a loop. `fail_next` makes the next N calls of a method answer
-429 (with `retry_after`) or 500, to test that the bot retries and loses nothing.
+photos, documents with their bytes) and read back every call the bot made (`calls`,
+`wait_for`). Long-polling `getUpdates` honours `offset` and `timeout` and is woken by
+a condition variable, so nothing here sleeps in a loop. `fail_next` makes the next N
+calls of a method answer 429 (with `retry_after`) or 500, to test that the bot retries
+and loses nothing.
 
 When the bot sets a webhook, pushed updates are POSTed to it instead (with the
 secret token header), as Telegram does.
@@ -45,6 +49,7 @@ from typing import Any
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 MAX_CALLBACK_ANSWER = 200
+MAX_DOWNLOAD = 20 * 1024 * 1024  # the cloud Bot API's getFile limit
 DEFAULT_TOKEN = "123456789:AAEfakeTokenForTestsOnly-abcdefghijk"
 
 # Form values are strings; Telegram decodes these fields as numbers, booleans or JSON.
@@ -372,6 +377,11 @@ class FakeTelegram:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.commands: list[dict[str, str]] = []
+        self._files: dict[str, dict[str, Any]] = {}  # file_id -> {"data", "path", ...}
+        self._file_ids = itertools.count(1)
+        self._served_paths: dict[str, str] = {}  # file_path handed out -> file_id
+        # getFile's file_size is optional in the Bot API: False leaves it out.
+        self.get_file_reports_size = True
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -603,20 +613,38 @@ class FakeTelegram:
             **extra,
         )
 
+    def add_file(self, data: bytes) -> dict[str, Any]:
+        """Stores bytes as a file the bot may fetch; returns its file_id/unique id/size."""
+        number = next(self._file_ids)
+        file_id = f"BQACAgIAAxkBAAEDocument{number:04d}"
+        entry = {"file_id": file_id, "file_unique_id": f"AgADdoc{number:04d}"}
+        with self._cond:
+            self._files[file_id] = {**entry, "data": bytes(data), "number": number}
+        return {**entry, "file_size": len(data)}
+
     def push_document(
-        self, user_id: int, file_name: str = "notes.txt", chat: dict[str, Any] | None = None
+        self,
+        user_id: int,
+        file_name: str | None = "notes.txt",
+        chat: dict[str, Any] | None = None,
+        content: bytes = b"Some notes.\n",
+        mime_type: str = "text/plain",
+        file_size: int | None = None,
     ) -> dict[str, Any]:
-        return self.push_message(
-            user_id,
-            chat,
-            document={
-                "file_id": "BQACAgIAAxkBAAEDocument",
-                "file_unique_id": "AgADdoc",
-                "file_name": file_name,
-                "mime_type": "text/plain",
-                "file_size": 100,
-            },
-        )
+        """Pushes a document message; the bot can download `content` with getFile.
+
+        Args:
+            file_name: The sender's file name; None leaves it out, as Telegram does
+                for a document sent without one.
+            file_size: A size for the message to announce instead of the content's
+                length (a client may be wrong; the bot must check the bytes too).
+        """
+        document: dict[str, Any] = {**self.add_file(content), "mime_type": mime_type}
+        if file_name is not None:
+            document["file_name"] = file_name
+        if file_size is not None:
+            document["file_size"] = file_size
+        return self.push_message(user_id, chat, document=document)
 
     def press(self, user_id: int, message: dict[str, Any], button_text: str) -> str:
         """Presses an inline button of a message the bot sent; returns the query id.
@@ -649,6 +677,10 @@ class FakeTelegram:
             }
         )
         return query_id
+
+    def downloads(self) -> list[str]:
+        """The file paths the bot downloaded successfully, in order."""
+        return [c.params["file_path"] for c in self.calls("downloadFile")]
 
     def unanswered_callbacks(self) -> list[str]:
         with self._cond:
@@ -700,6 +732,39 @@ class FakeTelegram:
         for listener in listeners:
             listener(call)
         return status, body
+
+    def serve_file(self, path: str) -> tuple[int, str, bytes]:
+        """Answers `GET /file/bot<token>/<file_path>`: (status, content type, body)."""
+        path = urllib.parse.unquote(path)  # clients percent-encode the token's ':'
+        match = re.fullmatch(r"/file/bot([^/]*)/(.+)", path)
+        file_path = match.group(2) if match else path
+        data: bytes | None = None
+        if match is None:
+            status, description = 404, "Not Found"
+        elif match.group(1) != self.token:
+            status, description = 401, "Unauthorized"
+        else:
+            with self._cond:
+                file_id = self._served_paths.get(file_path)
+                stored = self._files.get(file_id or "")
+            if stored is None:
+                status, description = 404, "Not Found"
+            else:
+                status, data = 200, stored["data"]
+        if data is not None:
+            body: dict[str, Any] = {"ok": True, "result": {"size": len(data)}}
+        else:
+            body = {"ok": False, "error_code": status, "description": description}
+        call = Call("downloadFile", {"file_path": file_path}, status, body)
+        with self._cond:
+            self._calls.append(call)
+            listeners = list(self._listeners)
+            self._cond.notify_all()
+        for listener in listeners:
+            listener(call)
+        if data is not None:
+            return status, "application/octet-stream", data
+        return status, "application/json", json.dumps(body).encode()
 
     def _inject_fault(self, method: str) -> None:
         with self._cond:
@@ -980,6 +1045,51 @@ class FakeTelegram:
             self._messages[key] = new
             return new
 
+    def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._cond:
+            if "inline_message_id" in params:
+                raise bad_request("this fake does not do inline messages")
+            chat = self._chat(params)
+            key = (chat["id"], int(_required(params, "message_id")))
+            old = self._messages.get(key)
+            if old is None:
+                raise bad_request("message to edit not found")
+            if old["from"]["id"] != self.bot_id:
+                raise bad_request("message can't be edited")
+            markup = self._check_markup(params)
+            if markup == old.get("reply_markup") or (not markup and not old.get("reply_markup")):
+                raise bad_request(
+                    "message is not modified: specified new message content and "
+                    "reply markup are exactly the same as a current content and "
+                    "reply markup of the message"
+                )
+            new = {**old, "edit_date": int(time.time())}
+            new.pop("reply_markup", None)
+            if markup:
+                new["reply_markup"] = markup
+            self._messages[key] = new
+            return new
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(_required(params, "file_id"))
+        with self._cond:
+            stored = self._files.get(file_id)
+            if stored is None:
+                raise bad_request("invalid file_id")
+            if len(stored["data"]) > MAX_DOWNLOAD:
+                raise bad_request("file is too big")
+            path = f"documents/file_{stored['number']}"
+            self._served_paths[path] = file_id
+            result = {
+                "file_id": file_id,
+                "file_unique_id": stored["file_unique_id"],
+                "file_size": len(stored["data"]),
+                "file_path": path,
+            }
+            if not self.get_file_reports_size:
+                del result["file_size"]
+            return result
+
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         query_id = str(_required(params, "callback_query_id"))
         text = params.get("text") or ""
@@ -1032,6 +1142,8 @@ _METHODS: dict[str, Callable[[FakeTelegram, dict[str, Any]], Any]] = {
     "getupdates": FakeTelegram._get_updates,
     "sendmessage": FakeTelegram._send_message,
     "editmessagetext": FakeTelegram._edit_message_text,
+    "editmessagereplymarkup": FakeTelegram._edit_message_reply_markup,
+    "getfile": FakeTelegram._get_file,
     "answercallbackquery": FakeTelegram._answer_callback_query,
     "sendchataction": FakeTelegram._send_chat_action,
     "setmycommands": FakeTelegram._set_my_commands,
@@ -1111,6 +1223,12 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/file/"):
+            if self.command != "GET":
+                self._reply(405, "application/json", b'{"ok":false,"error_code":405}')
+                return
+            self._reply(*self.server_fake.serve_file(url.path))
+            return
         try:
             params = decode_body(self.headers.get("Content-Type", ""), body, url.query)
         except ApiError as exc:
@@ -1121,9 +1239,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, payload = self.server_fake.handle(url.path, params)
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self._reply(status, "application/json", data)
+
+    def _reply(self, status: int, content_type: str, data: bytes) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

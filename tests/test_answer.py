@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from bot.answer import best_sentences, small_talk
+from bot.answer import answers_the_kind, best_sentences, small_talk
 
 
 def test_answer_leads_with_the_best_sentence_then_the_source(shipped_engine):
@@ -76,3 +76,19 @@ def test_json_holds_the_contract_fields(shipped_engine):
     assert len(data["sources"]) == 2
     assert set(data["sources"][0]) >= {"doc", "section", "passage_id", "score", "text"}
     assert data["sources"][0]["doc"] == "cybersecurity-eu-external-action.txt"
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "expected"),
+    [
+        ("When was it founded?", "It was founded in 1954.", True),
+        ("When was it founded?", "It was founded in March.", True),
+        ("When was it founded?", "It was founded by engineers.", False),
+        ("How many airships fit?", "The hangar houses fifteen airships.", True),
+        ("How many airships fit?", "The hangar houses 12 airships.", True),
+        ("How many airships fit?", "The hangar houses airships.", False),
+        ("What is the hangar?", "The hangar houses airships.", True),
+    ],
+)
+def test_date_and_number_questions_need_a_date_or_number_in_the_reply(question, reply, expected):
+    assert answers_the_kind(question, reply) is expected

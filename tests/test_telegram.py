@@ -29,6 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import index as index_mod
 from bot import telegram_bot as tb
 from bot.answer import Answer
 from bot.config import ConfigError, Settings
@@ -388,12 +389,6 @@ def test_answer_over_4096_characters_is_split(
     assert "reply_markup" not in parts[0] and "Source" in buttons(parts[1])
 
 
-def test_documents_from_admins_reach_the_upload_seam(fake: FakeTelegram, bot: BotThread) -> None:
-    fake.push_document(ADMIN, "new-policy.txt")
-    [reply] = fake.wait_for_messages(ADMIN, 1, WAIT)
-    assert reply["text"].startswith("Adding documents through Telegram is not available yet")
-
-
 def test_non_text_messages_get_one_polite_line(fake: FakeTelegram, bot: BotThread) -> None:
     fake.push_sticker(USER)
     fake.push_photo(USER, caption="what is this?")
@@ -539,6 +534,258 @@ def test_token_never_reaches_the_logs(
     caplog.set_level("DEBUG")
     ask(fake, "What is PESCO?")
     assert fake.token not in caplog.text
+
+
+# --------------------------------------------------------------------------------------
+# Admins: /reload and document uploads change the corpus of a running bot.
+# --------------------------------------------------------------------------------------
+
+ENERGY = """Energy Report
+
+SOLAR POWER
+
+Solar panels convert sunlight into electricity. Solar power is cheap in sunny countries.
+
+WIND POWER
+
+Wind turbines turn wind into electricity. Offshore wind farms are built at sea.
+"""
+FACT = """Zeppelin Facts
+
+AIRSHIPS
+
+The zeppelin hangar in Friedrichshafen houses twelve airships for summer tours.
+"""
+FACT_QUESTION = "How many airships does the Friedrichshafen hangar house?"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01" + bytes(range(256)) * 4
+
+
+@pytest.fixture
+def live_engine(tmp_path: Path) -> Engine:
+    """An engine over tmp_path/corpus and tmp_path/index: the folders `start_bot` uses."""
+    return _engine(tmp_path, {"energy.txt": ENERGY})
+
+
+def corpus_listing(tmp_path: Path) -> dict[str, bytes]:
+    """Every file under the test's folder except the index: what an upload may touch."""
+    return {
+        p.relative_to(tmp_path).as_posix(): p.read_bytes()
+        for p in sorted(tmp_path.rglob("*"))
+        if p.is_file() and p.relative_to(tmp_path).parts[0] != "index"
+    }
+
+
+def upload(
+    fake: FakeTelegram, name: str | None, content: bytes, user: int = ADMIN, **extra: Any
+) -> dict[str, Any]:
+    """Sends a document as `user` in a private chat; waits for the bot's one reply."""
+    before = len(fake.sent(user))
+    fake.push_document(user, name, content=content, **extra)
+    return fake.wait_for_messages(user, before + 1, WAIT)[before]
+
+
+def test_reload_by_admin_answers_a_fact_added_on_disk(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    [before] = ask(fake, FACT_QUESTION, user=ADMIN)
+    assert "twelve airships" not in before["text"]
+    (tmp_path / "corpus" / "zeppelins.txt").write_text(FACT, encoding="utf-8")
+
+    [reloaded] = ask(fake, "/reload", user=ADMIN)
+    assert reloaded["text"].startswith("Index rebuilt: 1 added, 0 changed, 0 removed; ")
+    assert "Added: zeppelins.txt" in reloaded["text"]
+    passages = live_engine.info.passage_count
+    assert f"→ {passages} passages." in reloaded["text"]
+    [after] = ask(fake, FACT_QUESTION, user=ADMIN)
+    assert "twelve airships" in after["text"]
+
+    [again] = ask(fake, "/reload", user=ADMIN)
+    assert again["text"].startswith(f"Index rebuilt: nothing changed ({passages} passages).")
+
+
+def test_reload_is_for_admins_only(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    build = live_engine.info.build_id
+    (tmp_path / "corpus" / "zeppelins.txt").write_text(FACT, encoding="utf-8")
+    [refused] = ask(fake, "/reload", user=USER)
+    assert refused["text"] == "Sorry, /reload is only for the bot's admins."
+    assert live_engine.info.build_id == build
+    assert index_mod.current_build(tmp_path / "index").name == build
+
+
+def test_reload_while_another_build_runs_says_so(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    with index_mod.build_lock(tmp_path / "index"):  # as a `python -m bot build` would
+        [busy] = ask(fake, "/reload", user=ADMIN)
+    assert busy["text"] == tb.BUILD_BUSY
+    [fine] = ask(fake, "/reload", user=ADMIN)
+    assert fine["text"].startswith("Index rebuilt")
+
+
+def test_reload_reports_index_errors_without_a_traceback(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    (tmp_path / "corpus" / "energy.txt").unlink()
+    [reply] = ask(fake, "/reload", user=ADMIN)
+    assert reply["text"].startswith("The index was not rebuilt: No text to index in ")
+    assert "Traceback" not in reply["text"]
+    [still] = ask(fake, "What do wind turbines do?", user=ADMIN)  # the old index serves
+    assert "Wind turbines turn wind into electricity" in still["text"]
+
+
+def test_upload_from_admin_is_saved_indexed_and_answered(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    reply = upload(fake, "zeppelins.txt", FACT.encode())
+    assert reply["text"].startswith(f"Added zeppelins.txt ({len(FACT.encode())} bytes).")
+    assert "Index rebuilt: 1 added, 0 changed, 0 removed" in reply["text"]
+    assert fake.downloads() == [fake.calls("getFile")[0].result["file_path"]]
+    assert (tmp_path / "corpus" / "zeppelins.txt").read_bytes() == FACT.encode()
+    assert [p.name for p in (tmp_path / "corpus").iterdir()] != []
+    assert not [p for p in (tmp_path / "corpus").iterdir() if p.name.startswith(".")]
+    [answer] = ask(fake, FACT_QUESTION, user=OTHER)
+    assert "twelve airships" in answer["text"]
+    assert "zeppelins.txt" in answer["text"]
+
+
+def test_upload_from_others_is_refused_and_nothing_saved(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    before = corpus_listing(tmp_path)
+    reply = upload(fake, "zeppelins.txt", FACT.encode(), user=USER)
+    assert reply["text"] == tb.NOT_TEXT
+    assert fake.calls("getFile") == [] and fake.downloads() == []
+    assert corpus_listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("notes.txt", PNG, "notes.txt is not text: it is a PNG image."),
+        ("notes.md", b"PK\x03\x04\x14\x00\x06\x00" + bytes(200), "it is a ZIP archive"),
+        ("report.pdf", FACT.encode(), "report.pdf is not a PDF file"),
+        ("report.pdf", b"%PDF-1.7\n" + bytes(300), "cannot read PDF report.pdf"),
+        ("page.html", b"\x01\x02\x03\x04binary\x05\x06\x07\x08" * 20, "binary file"),
+        ("virus.exe", b"MZ\x90\x00", "I can only add .txt, .md, .html, .htm or .pdf files"),
+    ],
+)
+def test_upload_whose_content_does_not_match_its_name_is_refused(
+    fake: FakeTelegram,
+    start_bot: Any,
+    live_engine: Engine,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    expected: str,
+) -> None:
+    start_bot(live_engine)
+    before = corpus_listing(tmp_path)
+    build = live_engine.info.build_id
+    reply = upload(fake, name, content)
+    assert expected in reply["text"]
+    assert corpus_listing(tmp_path) == before  # nothing saved, no temporary file left
+    assert index_mod.current_build(tmp_path / "index").name == build
+
+
+def test_oversize_upload_is_refused_before_and_after_download(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine, max_upload_bytes=100)
+    before = corpus_listing(tmp_path)
+    big = (FACT * 5).encode()
+    reply = upload(fake, "zeppelins.txt", big)
+    assert reply["text"] == f"zeppelins.txt is too big ({len(big)} bytes); the limit is 100 bytes."
+    assert fake.calls("getFile") == []  # refused on the announced size: nothing fetched
+    lying = upload(fake, "zeppelins.txt", big, file_size=50)  # the size announced is wrong
+    assert lying["text"] == reply["text"]
+    assert len(fake.calls("getFile")) == 1 and fake.downloads() == []  # getFile's size
+    fake.get_file_reports_size = False
+    unknown = upload(fake, "zeppelins.txt", big, file_size=50)
+    assert unknown["text"] == reply["text"]
+    assert len(fake.downloads()) == 1  # the bytes themselves gave it away
+    assert corpus_listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "saved"),
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\Windows\\win.ini.md", "win.ini.md"),
+        (".bashrc.txt", "bashrc.txt"),
+        ("Résumé «final» 2024.TXT", "Resume_final_2024.txt"),
+    ],
+)
+def test_upload_names_are_sanitised_into_the_corpus_folder(
+    fake: FakeTelegram,
+    start_bot: Any,
+    live_engine: Engine,
+    tmp_path: Path,
+    name: str,
+    saved: str,
+) -> None:
+    start_bot(live_engine)
+    before = corpus_listing(tmp_path)
+    reply = upload(fake, name, FACT.encode())
+    assert reply["text"].startswith(f"Added {saved} (")
+    after = corpus_listing(tmp_path)
+    assert set(after) - set(before) == {f"corpus/{saved}"}  # nothing outside corpus/
+    assert not (tmp_path.parent / "etc").exists()
+
+
+def test_same_name_upload_asks_before_replacing(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    target = tmp_path / "corpus" / "zeppelins.txt"
+    upload(fake, "zeppelins.txt", FACT.encode())
+    same = upload(fake, "zeppelins.txt", FACT.encode())
+    assert same["text"] == (
+        "zeppelins.txt is already in the corpus with exactly this content; nothing changed."
+    )
+
+    newer = FACT.replace("twelve", "twenty").encode()
+    question = upload(fake, "zeppelins.txt", newer)
+    assert question["text"] == (
+        "A different file named zeppelins.txt is already in the corpus. Replace it with this one?"
+    )
+    assert set(buttons(question)) == {"Replace", "Cancel"}
+    assert all(len(d.encode()) <= MAX_CALLBACK_DATA for d in buttons(question).values())
+    assert target.read_bytes() == FACT.encode()  # not replaced yet
+
+    notice, [replaced] = press(fake, question, "Replace", user=ADMIN)
+    assert notice == "Replacing…"
+    assert replaced["text"].startswith(f"Replaced zeppelins.txt ({len(newer)} bytes).")
+    assert "Index rebuilt: 0 added, 1 changed, 0 removed" in replaced["text"]
+    assert target.read_bytes() == newer
+    edited = fake._messages[(ADMIN, question["message_id"])]
+    assert "reply_markup" not in edited  # the buttons are gone
+    [answer] = ask(fake, FACT_QUESTION, user=OTHER)
+    assert "twenty airships" in answer["text"]
+
+    stale, _ = press(fake, question, "Replace", user=ADMIN, count=0)
+    assert stale == tb.UPLOAD_GONE
+
+
+def test_same_name_upload_can_be_cancelled(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    original = (tmp_path / "corpus" / "energy.txt").read_bytes()
+    question = upload(fake, "energy.txt", FACT.encode())
+    assert "Replace it with this one?" in question["text"]
+    notice, [kept] = press(fake, question, "Cancel", user=ADMIN)
+    assert notice == "Cancelled."
+    assert kept["text"] == "Kept the existing energy.txt; your upload was dropped."
+    assert (tmp_path / "corpus" / "energy.txt").read_bytes() == original
+    assert fake.unanswered_callbacks() == []
 
 
 # --------------------------------------------------------------------------------------
