@@ -10,6 +10,7 @@ entirely from the new one.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class Engine:
         self.settings = settings
         self._retriever = retriever
         self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
 
     @classmethod
     def open(cls, settings: Settings, say: Callable[[str], None] | None = None) -> Engine:
@@ -83,11 +85,21 @@ class Engine:
 
         A broken new index is logged and ignored: the bot keeps serving the old one.
         """
+        # A build replaces CURRENT with os.replace, which gives it a new inode: one stat
+        # tells whether anything changed, without opening the file on every question.
+        try:
+            st = os.stat(self.settings.index_dir / index_mod.CURRENT)
+        except OSError:
+            return False
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return False
         try:
             current = index_mod.current_build(self.settings.index_dir).name
         except index_mod.IndexError_:
             return False
         if current == self._retriever.index.build_id:
+            self._stamp = stamp
             return False
         with self._lock:
             if current == self._retriever.index.build_id:
@@ -98,6 +110,7 @@ class Engine:
                 log.error("new index not loaded, still serving the old one: %s", exc)
                 return False
             self._retriever = Retriever(fresh)
+            self._stamp = stamp
             log.info("now serving index %s", fresh.build_id)
             return True
 

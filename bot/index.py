@@ -776,7 +776,9 @@ def _load_json(path: Path, kind: type) -> Any:
 
 def _load_array(path: Path) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        # A plain ndarray view of the mapping: slicing an np.memmap builds a new memmap
+        # object each time, which made scoring a few columns cost more than summing them.
+        return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
     except FileNotFoundError:
         raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
     except (OSError, ValueError) as exc:
