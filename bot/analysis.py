@@ -99,7 +99,11 @@ def terms_from_stems(stemmed: list[str], bigrams: bool = True) -> list[str]:
 
 
 def analyze(text: str, bigrams: bool = True) -> list[str]:
-    """Turns text into index terms; the one function both the index and questions use.
+    """Turns text into index terms: content words, stems, then bigrams.
+
+    Both sides run exactly these steps: the index calls them one by one to count the
+    surface words on the way, and a question's words may be repaired between
+    `content_words` and `stems`. tests/test_index.py checks the two sides agree.
 
     Args:
         text: Any string; empty, emoji-only or stop-word-only text gives an empty list.

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.engine import Engine
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # argparse itself exits 2 on usage errors
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +114,6 @@ class Settings:
             raise ConfigError("BOT_TELEGRAM_SEND_RATE must be 0 (no cap) or more")
         if self.max_upload_bytes < 1:
             raise ConfigError("BOT_MAX_UPLOAD_BYTES must be at least 1")
-
-    def with_(self, **changes: Any) -> Settings:
-        """Returns a copy with some fields changed (a shorthand for dataclasses.replace)."""
-        return replace(self, **changes)
 
 
 def _parse(var: str, raw: str, kind: str) -> Any:

@@ -182,3 +182,21 @@ def test_a_failed_build_leaves_the_previous_index_serving(small_corpus, monkeypa
     assert (index_dir / "CURRENT").read_text().strip() == before
     assert not list(index_dir.glob(".tmp-*"))
     assert len(index_mod.load(index_dir).passages) > 0
+
+
+def test_index_and_questions_share_one_analyzer(small_corpus):
+    """Every passage's indexed terms are what the analyzer makes of its text, and a
+    question made of that text asks for exactly those words."""
+    from bot import analysis
+    from bot.retriever import Retriever
+
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    retriever = Retriever(loaded)
+    for passage in loaded.passages:
+        start, end = loaded.counts.indptr[passage.position : passage.position + 2]
+        indexed = {loaded.terms[c] for c in loaded.counts.indices[start:end]}
+        assert indexed == set(analysis.analyze(passage.indexed_text))
+        asked = retriever.search(passage.indexed_text)
+        assert asked.corrections == ()
+        assert set(asked.stems) == {t for t in indexed if " " not in t}
