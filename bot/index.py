@@ -36,6 +36,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import platform
 import shutil
@@ -44,6 +45,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -141,15 +143,18 @@ class BuildReport:
 class PassageStore:
     """Passages read on demand from passages.jsonl through an offset table.
 
-    Parsing a million JSON lines at start-up would take seconds; looking up the handful a
-    reply shows takes microseconds.
+    Parsing a million JSON lines at start-up would take seconds; the file is
+    memory-mapped instead, and looking up the handful a reply shows takes microseconds.
     """
 
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
         self._path = path
         self._offsets = offsets
-        self._data = path.read_bytes() if path.stat().st_size < (64 << 20) else None
-        self._file = None if self._data is not None else open(path, "rb")  # noqa: SIM115
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            self._data: bytes | mmap.mmap = (
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            )
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -161,23 +166,11 @@ class PassageStore:
 
     def raw(self, start: int, end: int) -> bytes:
         """The passages.jsonl bytes of passages start..end-1, as stored."""
-        low, high = int(self._offsets[start]), int(self._offsets[end])
-        if self._data is not None:
-            return self._data[low:high]
-        assert self._file is not None
-        self._file.seek(low)
-        return self._file.read(high - low)
+        return bytes(self._data[int(self._offsets[start]) : int(self._offsets[end])])
 
     def __getitem__(self, position: int) -> Passage:
-        start, end = int(self._offsets[position]), int(self._offsets[position + 1])
-        if self._data is not None:
-            raw = self._data[start:end]
-        else:
-            assert self._file is not None
-            self._file.seek(start)
-            raw = self._file.read(end - start)
         try:
-            row = json.loads(raw)
+            row = json.loads(self.raw(position, position + 1))
             return Passage(row["id"], row["doc"], row["section"], row["text"], position)
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"{self._path} is damaged ({exc}). {_REBUILD}") from None
@@ -185,6 +178,57 @@ class PassageStore:
     def __iter__(self) -> Iterator[Passage]:
         for position in range(len(self)):
             yield self[position]
+
+
+def term_hash(term: str) -> int:
+    """A stable 64-bit hash of a term (Python's own hash() changes between runs)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class Vocabulary:
+    """Term -> column, answered from two memory-mapped arrays.
+
+    Turning a vocabulary of millions of terms (most of them bigrams) into a dict took
+    seconds at every start and every index swap. Instead the index stores each term's
+    64-bit hash, sorted, beside its column: a lookup is one hash and a binary search,
+    and loading costs nothing. A hash collision between two index terms is detected at
+    build time (the builder then refuses to write the table and `load` falls back to a
+    dict); between a question word and an index term it has odds of about 1 in 10^12.
+    """
+
+    def __init__(self, hashes: np.ndarray, columns: np.ndarray) -> None:
+        self._hashes = hashes
+        self._columns = columns
+
+    @classmethod
+    def of(cls, terms: list[str]) -> Vocabulary | None:
+        """The table for a list of terms (column = position), or None on a collision."""
+        hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        hashes = hashes[order]
+        if hashes.size > 1 and bool((hashes[1:] == hashes[:-1]).any()):
+            return None
+        return cls(hashes, order.astype(np.int32))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def get(self, term: str, default: int | None = None) -> int | None:
+        """The column of a term, or `default`."""
+        key = np.uint64(term_hash(term))
+        i = int(np.searchsorted(self._hashes, key))
+        if i < len(self._hashes) and self._hashes[i] == key:
+            return int(self._columns[i])
+        return default
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __getitem__(self, term: str) -> int:
+        column = self.get(term)
+        if column is None:
+            raise KeyError(term)
+        return column
 
 
 _REBUILD = "Run: python -m bot build --full"
@@ -197,8 +241,8 @@ class Index:
     Attributes:
         path: The build folder it was loaded from.
         manifest: The parsed manifest.json.
-        vocabulary: Term -> column.
-        terms: Column -> term.
+        vocabulary: Term -> column (a `Vocabulary`, or a dict for an index whose hash
+            table could not be written).
         idf: idf per column.
         weights: BM25-weighted passage x term matrix, CSC so a question's columns are cheap.
         counts: Raw term counts (passage x term, CSR); used by incremental rebuilds.
@@ -209,14 +253,23 @@ class Index:
 
     path: Path
     manifest: dict[str, Any]
-    vocabulary: dict[str, int]
-    terms: list[str]
+    vocabulary: Vocabulary | dict[str, int]
     idf: np.ndarray
     weights: sp.csc_matrix
     counts: sp.csr_matrix
     words: dict[str, int]
     passages: PassageStore
     k1: float
+
+    @cached_property
+    def terms(self) -> list[str]:
+        """Column -> term, read from vocabulary.json on first use (rebuilds, tests)."""
+        terms = _load_json(self.path / "vocabulary.json", list)
+        if len(terms) != int(self.manifest["terms"]):
+            raise IndexCorrupt(
+                f"{self.path / 'vocabulary.json'} does not match the manifest. {_REBUILD}"
+            )
+        return terms
 
     @property
     def build_id(self) -> str:
@@ -440,8 +493,13 @@ def build(
     with build_lock(index_dir, wait=wait):
         before = _previous_files(index_dir)
         previous = None if full else _previous_index(index_dir)
+        old_words: dict[str, dict[str, int]] = {}
+        if previous is not None:
+            try:
+                old_words = previous.file_words()
+            except IndexError_:
+                previous = None  # damaged: read every file again
         old_files = {f["path"]: f for f in previous.manifest["files"]} if previous else {}
-        old_words = previous.file_words() if previous else {}
         parts: list[FilePart] = []
         skipped: list[FileInfo] = []
         reused = 0
@@ -510,9 +568,12 @@ def _previous_index(index_dir: Path) -> Index | None:
     """The current index if it can be reused (same analyzer), else None."""
     try:
         index = load(index_dir)
+        if index.manifest.get("analyzer") != ANALYZER:
+            return None
+        index.terms  # noqa: B018 - read now: a damaged file means a full build, not a crash
     except IndexError_:
         return None
-    return index if index.manifest.get("analyzer") == ANALYZER else None
+    return index
 
 
 def _info_or_placeholder(path: Path, name: str) -> FileInfo:
@@ -630,6 +691,10 @@ def _write(
         np.cumsum([len(line) for line in lines], out=offsets[1:])
         np.save(tmp / "passages.offsets.npy", offsets)
         _dump_json(tmp / "vocabulary.json", terms)
+        table = Vocabulary.of(terms)
+        if table is not None:
+            np.save(tmp / "vocabulary.hashes.npy", table._hashes)
+            np.save(tmp / "vocabulary.columns.npy", table._columns)
         _dump_json(tmp / "words.json", dict(words))
         _dump_json(tmp / "filewords.json", file_words)
         np.save(tmp / "idf.npy", idf)
@@ -728,7 +793,6 @@ def load(index_dir: Path) -> Index:
     build_dir = current_build(index_dir)
     manifest = read_manifest(build_dir)
     n, v = int(manifest["passages"]), int(manifest["terms"])
-    terms = _load_json(build_dir / "vocabulary.json", list)
     words = _load_json(build_dir / "words.json", dict)
     idf = _load_array(build_dir / "idf.npy")
     offsets = _load_array(build_dir / "passages.offsets.npy")
@@ -736,7 +800,6 @@ def load(index_dir: Path) -> Index:
     counts = _load_matrix(build_dir, "counts", sp.csr_matrix, (n, v))
     passages_path = build_dir / "passages.jsonl"
     checks = [
-        (len(terms) == v, "vocabulary.json"),
         (idf.shape == (v,), "idf.npy"),
         (offsets.shape == (n + 1,), "passages.offsets.npy"),
         (
@@ -747,12 +810,11 @@ def load(index_dir: Path) -> Index:
     for ok, name in checks:
         if not ok:
             raise IndexCorrupt(f"{build_dir / name} does not match the manifest. {_REBUILD}")
-    vocabulary = {term: column for column, term in enumerate(terms)}
+    vocabulary = _load_vocabulary(build_dir, v)
     return Index(
         build_dir,
         manifest,
         vocabulary,
-        terms,
         idf,
         weights,
         counts,
@@ -760,6 +822,24 @@ def load(index_dir: Path) -> Index:
         PassageStore(passages_path, offsets),
         float(manifest["scoring"]["k1"]),
     )
+
+
+def _load_vocabulary(build_dir: Path, size: int) -> Vocabulary | dict[str, int]:
+    """The memory-mapped term table, or a dict from vocabulary.json if there is none."""
+    if not (build_dir / "vocabulary.hashes.npy").exists():
+        terms = _load_json(build_dir / "vocabulary.json", list)
+        if len(terms) != size:
+            raise IndexCorrupt(
+                f"{build_dir / 'vocabulary.json'} does not match the manifest. {_REBUILD}"
+            )
+        return {term: column for column, term in enumerate(terms)}
+    hashes = _load_array(build_dir / "vocabulary.hashes.npy")
+    columns = _load_array(build_dir / "vocabulary.columns.npy")
+    if hashes.shape != (size,) or columns.shape != (size,) or hashes.dtype != np.uint64:
+        raise IndexCorrupt(
+            f"{build_dir / 'vocabulary.hashes.npy'} does not match the manifest. {_REBUILD}"
+        )
+    return Vocabulary(hashes, columns)
 
 
 def _load_json(path: Path, kind: type) -> Any:

@@ -74,7 +74,10 @@ def test_missing_index_says_how_to_build(tmp_path):
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda d: (d / "vocabulary.json").write_text("[1, 2", encoding="utf-8"),
+        lambda d: (d / "words.json").write_text('{"a": 1', encoding="utf-8"),
+        lambda d: (d / "vocabulary.hashes.npy").write_bytes(
+            (d / "vocabulary.hashes.npy").read_bytes()[:-8]
+        ),
         lambda d: (d / "passages.jsonl").write_bytes(b"truncated"),
         lambda d: (d / "weights.data.npy").write_bytes(b"\x93NUMPY garbage"),
         lambda d: (d / "idf.npy").unlink(),
@@ -83,7 +86,15 @@ def test_missing_index_says_how_to_build(tmp_path):
             (d / "counts.indptr.npy").read_bytes()[:-8]
         ),
     ],
-    ids=["bad-json", "truncated-passages", "garbage-npy", "missing-idf", "old-format", "cut-npy"],
+    ids=[
+        "bad-json",
+        "cut-term-table",
+        "truncated-passages",
+        "garbage-npy",
+        "missing-idf",
+        "old-format",
+        "cut-npy",
+    ],
 )
 def test_damaged_index_files_are_named_with_the_fix(small_corpus, damage):
     report = build(small_corpus)
@@ -200,3 +211,25 @@ def test_index_and_questions_share_one_analyzer(small_corpus):
         asked = retriever.search(passage.indexed_text)
         assert asked.corrections == ()
         assert set(asked.stems) == {t for t in indexed if " " not in t}
+
+
+def test_a_damaged_term_list_means_a_full_rebuild_not_a_crash(small_corpus):
+    report = build(small_corpus)
+    (small_corpus.parent / "index" / report.build / "vocabulary.json").write_text("[1", "utf-8")
+    loaded = index_mod.load(small_corpus.parent / "index")  # questions need no term list
+    with pytest.raises(index_mod.IndexCorrupt, match="vocabulary.json.*build --full"):
+        loaded.terms  # noqa: B018
+    rebuilt = build(small_corpus)
+    assert rebuilt.reused == 0
+    assert index_mod.load(small_corpus.parent / "index").terms
+
+
+def test_term_lookups_agree_with_the_term_list(small_corpus):
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    assert isinstance(loaded.vocabulary, index_mod.Vocabulary)
+    assert len(loaded.vocabulary) == len(loaded.terms)
+    for column, term in enumerate(loaded.terms):
+        assert loaded.vocabulary[term] == column
+    assert "no such term here" not in loaded.vocabulary
+    assert loaded.vocabulary.get("no such term here") is None
