@@ -8,7 +8,10 @@ Layout of the index folder (plain data only; loading an index never runs code)::
         manifest.json         format version, library versions, analyzer parameters,
                               corpus files (size, mtime, sha256), counts, build time
         vocabulary.json       index terms; a term's position is its matrix column
+        vocabulary.*.npy      sorted 64-bit term hashes and their columns: the lookup
+                              table questions use, memory-mapped (see `Vocabulary`)
         words.json            surface words and their counts, for typo repair
+        filewords.json        the same per corpus file, for incremental rebuilds
         idf.npy               idf of each term
         weights.*.npy         BM25-weighted passage x term matrix, CSC (data, indices, indptr)
         counts.*.npy          raw term counts, CSR, so a rebuild can reuse unchanged files
