@@ -126,21 +126,28 @@ class BuildReport:
     def summary(self) -> str:
         """One line for the terminal, e.g. "Indexed 23 passages from 1 file in 0.04 s".
 
-        After a previous build it also says what changed: "(1 changed, 0 added,
-        0 removed; 23 -> 25 passages; 1 file reused)".
+        After a previous build it also says what changed: "(1 changed: a.txt, 0 added,
+        0 removed; 23 -> 25 passages; 1 reused)", naming up to three files of each kind.
         """
         files = f"{self.files} file" + ("" if self.files == 1 else "s")
         line = f"Indexed {self.passages} passages from {files} in {self.seconds:.2f} s"
         notes = []
         if self.previous_passages:
+            kinds = (("changed", self.changed), ("added", self.added), ("removed", self.removed))
             notes.append(
-                f"{len(self.changed)} changed, {len(self.added)} added, "
-                f"{len(self.removed)} removed; {self.previous_passages} -> {self.passages} "
-                f"passages; {self.reused} reused"
+                ", ".join(f"{len(names)} {kind}{_names(names)}" for kind, names in kinds)
+                + f"; {self.previous_passages} -> {self.passages} passages; {self.reused} reused"
             )
         if self.skipped:
             notes.append(f"skipped {len(self.skipped)} unreadable: {', '.join(self.skipped)}")
         return line + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _names(names: tuple[str, ...], most: int = 3) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+    return f": {shown}"
 
 
 class PassageStore:

@@ -67,7 +67,7 @@ def test_summary_says_what_changed(corpus):
     build(corpus)
     (corpus / "c.txt").write_text("GAMMA\n\nWind speed.\n\nMORE\n\nAnd gusts of wind.")
     summary = build(corpus).summary()
-    assert "1 changed, 0 added, 0 removed; 3 -> 4 passages; 2 reused" in summary
+    assert "1 changed: c.txt, 0 added, 0 removed; 3 -> 4 passages; 2 reused" in summary
 
 
 def test_unchanged_files_are_not_read_again(corpus, monkeypatch):

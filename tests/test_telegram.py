@@ -604,6 +604,18 @@ def test_reload_by_admin_answers_a_fact_added_on_disk(
     assert again["text"].startswith(f"Index rebuilt: nothing changed ({passages} passages).")
 
 
+def test_a_build_outside_the_bot_is_picked_up_without_restart(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    [before] = ask(fake, FACT_QUESTION)
+    assert "twelve airships" not in before["text"]
+    (tmp_path / "corpus" / "zeppelins.txt").write_text(FACT, encoding="utf-8")
+    index_mod.build(tmp_path / "corpus", live_engine.settings.index_dir)  # `python -m bot build`
+    [after] = ask(fake, FACT_QUESTION)
+    assert "twelve airships" in after["text"]
+
+
 def test_reload_is_for_admins_only(
     fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
 ) -> None:
