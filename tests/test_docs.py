@@ -55,3 +55,15 @@ def test_readme_commands_run(command, tmp_path, shipped_corpus):
     result = run_bot(*args, cwd=tmp_path, stdin=stdin)
     assert result.returncode == 0, (command, result.stderr)
     assert result.stdout.strip()
+
+
+def test_documented_defaults_are_the_real_defaults():
+    from bot.config import _ENV, Settings
+
+    defaults = Settings()
+    field_of = {var: name for name, var, _ in _ENV}
+    checked = 0
+    for var, shown in re.findall(r"^\| `([A-Z_]+)` \| ([0-9.]+)\b", README, re.M):
+        assert float(shown) == float(getattr(defaults, field_of[var])), var
+        checked += 1
+    assert checked >= 5
