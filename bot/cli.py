@@ -112,6 +112,34 @@ def _open(settings: Settings) -> Engine:
     return Engine.open(settings, say=_say)
 
 
+class Progress:
+    """A one-line progress display on a terminal, shown once a build passes two seconds.
+
+    Called per corpus file; the line is redrawn at most ten times a second and cleared
+    at the end, so short builds print nothing but their summary.
+    """
+
+    def __init__(self, stream: Any, delay: float = 2.0, clock: Any = None) -> None:
+        import time
+
+        self._stream = stream
+        self._clock = clock or time.monotonic
+        self._start = self._clock()
+        self._delay = delay
+        self._last = -1.0
+
+    def __call__(self, files_done: int, files: int, percent: int) -> None:
+        """Redraws the line: files done of all, and the share of the corpus's bytes."""
+        now = self._clock()
+        if now - self._start < self._delay or (now - self._last < 0.1 and files_done < files):
+            return
+        self._last = now
+        self._stream.write(f"\rReading files: {percent:3d}% ({files_done}/{files})")
+        if files_done == files:
+            self._stream.write("\r" + " " * 40 + "\r")
+        self._stream.flush()
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Builds the index and prints a one-line summary; with --watch, keeps rebuilding."""
     import threading
@@ -120,7 +148,14 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from bot.watch import snapshot, watch
 
     def run(full: bool = False) -> Any:
-        return build(settings.corpus_dir, settings.index_dir, settings.k1, settings.b, full=full)
+        return build(
+            settings.corpus_dir,
+            settings.index_dir,
+            settings.k1,
+            settings.b,
+            full=full,
+            progress=Progress(sys.stderr) if sys.stderr.isatty() else None,
+        )
 
     listing = snapshot(settings.corpus_dir)
     print(run(args.full).summary(), flush=True)

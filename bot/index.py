@@ -46,7 +46,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
@@ -479,6 +479,7 @@ def build(
     b: float = 0.75,
     wait: bool = False,
     full: bool = False,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> BuildReport:
     """Builds the index of `corpus_dir` into `index_dir` and makes it current.
 
@@ -494,6 +495,8 @@ def build(
         b: BM25 length normalisation.
         wait: Wait for another build's lock instead of failing.
         full: Ignore the previous index and read every file.
+        progress: Called after each file with (files done, files in all, percent of the
+            corpus's bytes done), for a progress display.
 
     Raises:
         EmptyCorpus: No file in the corpus folder has any text.
@@ -513,7 +516,13 @@ def build(
         parts: list[FilePart] = []
         skipped: list[FileInfo] = []
         reused = 0
-        for path, name in scan_corpus(corpus_dir):
+        listing = scan_corpus(corpus_dir)
+        sizes = [_size(path) for path, _ in listing]
+        total, done = sum(sizes) or 1, 0
+        for number, ((path, name), size) in enumerate(zip(listing, sizes, strict=True), 1):
+            done += size
+            if progress is not None:
+                progress(number, len(listing), 100 * done // total)
             part = _reuse(previous, old_files.get(name), path, old_words) if previous else None
             if part is not None:
                 parts.append(part)
@@ -584,6 +593,13 @@ def _previous_index(index_dir: Path) -> Index | None:
     except IndexError_:
         return None
     return index
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _info_or_placeholder(path: Path, name: str) -> FileInfo:

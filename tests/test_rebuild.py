@@ -215,3 +215,28 @@ def test_a_second_build_command_says_it_lost(corpus):
         result = run_bot("build", cwd=corpus.parent)
     assert result.returncode == 1
     assert result.stderr.startswith("Error: another build of")
+
+
+def test_build_reports_progress_per_file_up_to_all_bytes(corpus):
+    calls = []
+    build(corpus, progress=lambda done, files, percent: calls.append((done, files, percent)))
+    assert [c[0] for c in calls] == [1, 2, 3]
+    assert calls[-1] == (3, 3, 100)
+    assert [c[2] for c in calls] == sorted(c[2] for c in calls)
+
+
+def test_progress_line_appears_only_for_long_builds_and_is_cleared():
+    from bot.cli import Progress
+
+    now = [0.0]
+    quiet, shown = io.StringIO(), io.StringIO()
+    short = Progress(quiet, delay=2.0, clock=lambda: now[0])
+    long = Progress(shown, delay=2.0, clock=lambda: now[0])
+    short(1, 2, 50)
+    short(2, 2, 100)
+    now[0] = 5.0
+    long(1, 2, 50)
+    long(2, 2, 100)
+    assert quiet.getvalue() == ""
+    assert "Reading files:  50% (1/2)" in shown.getvalue()
+    assert shown.getvalue().endswith("\r")
