@@ -9,7 +9,7 @@ Layout of the index folder (plain data only; loading an index never runs code)::
                               corpus files (size, mtime, sha256), counts, build time
         vocabulary.json       index terms; a term's position is its matrix column
         vocabulary.*.npy      sorted 64-bit term hashes and their columns: the lookup
-                              table questions use, memory-mapped (see `Vocabulary`)
+                              table questions use, memory-mapped (see `StringTable`)
         words.json            surface words and their counts, for typo repair
         filewords.json        the same per corpus file, for incremental rebuilds
         idf.npy               idf of each term
@@ -195,12 +195,12 @@ def term_hash(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-class Vocabulary:
-    """Term -> column, answered from two memory-mapped arrays.
+class StringTable:
+    """String -> number (term -> column, passage id -> position), memory-mapped.
 
     Turning a vocabulary of millions of terms (most of them bigrams) into a dict took
-    seconds at every start and every index swap. Instead the index stores each term's
-    64-bit hash, sorted, beside its column: a lookup is one hash and a binary search,
+    seconds at every start and every index swap. Instead the index stores each string's
+    64-bit hash, sorted, beside its number: a lookup is one hash and a binary search,
     and loading costs nothing. A hash collision between two index terms is detected at
     build time (the builder then refuses to write the table and `load` falls back to a
     dict); between a question word and an index term it has odds of about 1 in 10^12.
@@ -211,9 +211,15 @@ class Vocabulary:
         self._columns = columns
 
     @classmethod
-    def of(cls, terms: list[str]) -> Vocabulary | None:
-        """The table for a list of terms (column = position), or None on a collision."""
-        hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
+    def of(cls, terms: list[str]) -> StringTable | None:
+        """The table for a list of strings (number = position), or None on a collision."""
+        return cls.of_hashes(
+            np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
+        )
+
+    @classmethod
+    def of_hashes(cls, hashes: np.ndarray) -> StringTable | None:
+        """The table for strings given by their hashes, in position order."""
         order = np.argsort(hashes, kind="stable")
         hashes = hashes[order]
         if hashes.size > 1 and bool((hashes[1:] == hashes[:-1]).any()):
@@ -222,6 +228,12 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self._hashes)
+
+    def hashes_by_number(self) -> np.ndarray:
+        """The hashes back in number order (what `of_hashes` was given)."""
+        out = np.empty_like(self._hashes)
+        out[self._columns] = self._hashes
+        return out
 
     def get(self, term: str, default: int | None = None) -> int | None:
         """The column of a term, or `default`."""
@@ -251,7 +263,7 @@ class Index:
     Attributes:
         path: The build folder it was loaded from.
         manifest: The parsed manifest.json.
-        vocabulary: Term -> column (a `Vocabulary`, or a dict for an index whose hash
+        vocabulary: Term -> column (a `StringTable`, or a dict for an index whose hash
             table could not be written).
         idf: idf per column.
         weights: BM25-weighted passage x term matrix, CSC so a question's columns are cheap.
@@ -263,13 +275,30 @@ class Index:
 
     path: Path
     manifest: dict[str, Any]
-    vocabulary: Vocabulary | dict[str, int]
+    vocabulary: StringTable | dict[str, int]
     idf: np.ndarray
     weights: sp.csc_matrix
     counts: sp.csr_matrix
     words: dict[str, int]
     passages: PassageStore
     k1: float
+    passage_ids: StringTable | None = None
+
+    @cached_property
+    def id_hashes(self) -> np.ndarray:
+        """`term_hash` of every passage id in position order (for rebuilds)."""
+        if self.passage_ids is not None:
+            return self.passage_ids.hashes_by_number()
+        return np.fromiter((term_hash(p.id) for p in self.passages), dtype=np.uint64)
+
+    def position_of(self, passage_id: str) -> int | None:
+        """Where the passage with this id stands, or None if this index lacks it."""
+        if self.passage_ids is None:
+            return next((p.position for p in self.passages if p.id == passage_id), None)
+        position = self.passage_ids.get(passage_id)
+        if position is None or self.passages[position].id != passage_id:
+            return None
+        return position
 
     @cached_property
     def terms(self) -> list[str]:
@@ -340,6 +369,7 @@ class FilePart:
         terms: A sorted vocabulary: the part's own, or the whole previous index's for a
             reused part (its rows keep their old column numbers until assembled).
         words: Surface word counts, for typo repair.
+        id_hashes: `term_hash` of each passage's id, for the id -> position table.
     """
 
     info: FileInfo
@@ -347,6 +377,7 @@ class FilePart:
     counts: sp.csr_matrix
     terms: list[str]
     words: Counter[str]
+    id_hashes: np.ndarray
 
 
 def passage_line(passage: Passage) -> bytes:
@@ -366,9 +397,9 @@ def read_part(path: Path, name: str) -> FilePart:
     if not passages:
         log.warning("%s holds no text", name)
     counts, terms, words = analyze_passages(passages)
-    return FilePart(
-        file_info(path, name), [passage_line(p) for p in passages], counts, terms, words
-    )
+    ids = np.fromiter((term_hash(p.id) for p in passages), dtype=np.uint64, count=len(passages))
+    lines = [passage_line(p) for p in passages]
+    return FilePart(file_info(path, name), lines, counts, terms, words, ids)
 
 
 # ---------------------------------------------------------------------------- building
@@ -533,7 +564,7 @@ def build(
             except (CorpusFileError, OSError) as exc:
                 log.warning("skipped %s: %s", name, exc)
                 skipped.append(_info_or_placeholder(path, name))
-        lines, counts, terms, words = assemble(parts)
+        lines, counts, terms, words, id_hashes = assemble(parts)
         if not lines:
             names = ", ".join(f.path for f in skipped)
             raise EmptyCorpus(
@@ -564,7 +595,7 @@ def build(
         }
         file_words = {part.info.path: dict(part.words) for part in parts}
         build_dir = _write(
-            index_dir, manifest, lines, terms, idf, weights, counts, words, file_words
+            index_dir, manifest, lines, terms, idf, weights, counts, words, file_words, id_hashes
         )
     hashes = {part.info.path: part.info.sha256 for part in parts}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
@@ -640,12 +671,13 @@ def _reuse(
     blob = store.raw(start, end)
     cuts = (store.offsets[start : end + 1] - store.offsets[start]).tolist()
     lines = [blob[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
-    return FilePart(info, lines, rows, previous.terms, Counter(words[entry["path"]]))
+    ids = previous.id_hashes[start:end]
+    return FilePart(info, lines, rows, previous.terms, Counter(words[entry["path"]]), ids)
 
 
 def assemble(
     parts: list[FilePart],
-) -> tuple[list[bytes], sp.csr_matrix, list[str], Counter[str]]:
+) -> tuple[list[bytes], sp.csr_matrix, list[str], Counter[str], np.ndarray]:
     """Joins file parts into one collection: passages in corpus order, one vocabulary.
 
     The vocabulary is the sorted union of the terms the parts use. Every part's
@@ -686,7 +718,8 @@ def assemble(
         ),
         shape=(len(lines), len(terms)),
     )
-    return lines, counts, terms, words
+    ids = np.concatenate([p.id_hashes for p in parts]) if parts else np.zeros(0, np.uint64)
+    return lines, counts, terms, words, ids.astype(np.uint64)
 
 
 def _library_versions() -> dict[str, str]:
@@ -706,6 +739,7 @@ def _write(
     counts: sp.csr_matrix,
     words: Counter[str],
     file_words: dict[str, dict[str, int]],
+    id_hashes: np.ndarray,
 ) -> Path:
     """Writes a build folder beside the live one, then points CURRENT at it atomically."""
     name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
@@ -717,10 +751,14 @@ def _write(
         np.cumsum([len(line) for line in lines], out=offsets[1:])
         np.save(tmp / "passages.offsets.npy", offsets)
         _dump_json(tmp / "vocabulary.json", terms)
-        table = Vocabulary.of(terms)
+        table = StringTable.of(terms)
         if table is not None:
             np.save(tmp / "vocabulary.hashes.npy", table._hashes)
             np.save(tmp / "vocabulary.columns.npy", table._columns)
+        ids = StringTable.of_hashes(id_hashes)
+        if ids is not None:
+            np.save(tmp / "passages.ids.hashes.npy", ids._hashes)
+            np.save(tmp / "passages.ids.positions.npy", ids._columns)
         _dump_json(tmp / "words.json", dict(words))
         _dump_json(tmp / "filewords.json", file_words)
         np.save(tmp / "idf.npy", idf)
@@ -847,10 +885,11 @@ def load(index_dir: Path) -> Index:
         words,
         PassageStore(passages_path, offsets),
         float(manifest["scoring"]["k1"]),
+        _load_table(build_dir / "passages.ids", n),
     )
 
 
-def _load_vocabulary(build_dir: Path, size: int) -> Vocabulary | dict[str, int]:
+def _load_vocabulary(build_dir: Path, size: int) -> StringTable | dict[str, int]:
     """The memory-mapped term table, or a dict from vocabulary.json if there is none."""
     if not (build_dir / "vocabulary.hashes.npy").exists():
         terms = _load_json(build_dir / "vocabulary.json", list)
@@ -865,7 +904,19 @@ def _load_vocabulary(build_dir: Path, size: int) -> Vocabulary | dict[str, int]:
         raise IndexCorrupt(
             f"{build_dir / 'vocabulary.hashes.npy'} does not match the manifest. {_REBUILD}"
         )
-    return Vocabulary(hashes, columns)
+    return StringTable(hashes, columns)
+
+
+def _load_table(prefix: Path, size: int) -> StringTable | None:
+    """The passage-id table, or None for an index written without one (a collision)."""
+    hashes_path = prefix.with_name(prefix.name + ".hashes.npy")
+    if not hashes_path.exists():
+        return None
+    hashes = _load_array(hashes_path)
+    positions = _load_array(prefix.with_name(prefix.name + ".positions.npy"))
+    if hashes.shape != (size,) or positions.shape != (size,):
+        raise IndexCorrupt(f"{hashes_path} does not match the manifest. {_REBUILD}")
+    return StringTable(hashes, positions)
 
 
 def _load_json(path: Path, kind: type) -> Any:

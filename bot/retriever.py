@@ -144,13 +144,9 @@ class Retriever:
                 best[stem] = (count, word)
         return {stem: word for stem, (_, word) in best.items()}
 
-    @cached_property
-    def _position_of_id(self) -> dict[str, int]:
-        return {p.id: p.position for p in self.index.passages}
-
     def passage_by_id(self, passage_id: str) -> Passage | None:
-        """The passage with this id, or None (the table is built on first use)."""
-        position = self._position_of_id.get(passage_id)
+        """The passage with this id, or None if the current index no longer has it."""
+        position = self.index.position_of(passage_id)
         return None if position is None else self.index.passages[position]
 
     def stem_prefix(self, stem: str) -> str | None:

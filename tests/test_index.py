@@ -227,9 +227,18 @@ def test_a_damaged_term_list_means_a_full_rebuild_not_a_crash(small_corpus):
 def test_term_lookups_agree_with_the_term_list(small_corpus):
     build(small_corpus)
     loaded = index_mod.load(small_corpus.parent / "index")
-    assert isinstance(loaded.vocabulary, index_mod.Vocabulary)
+    assert isinstance(loaded.vocabulary, index_mod.StringTable)
     assert len(loaded.vocabulary) == len(loaded.terms)
     for column, term in enumerate(loaded.terms):
         assert loaded.vocabulary[term] == column
     assert "no such term here" not in loaded.vocabulary
     assert loaded.vocabulary.get("no such term here") is None
+
+
+def test_passages_are_found_by_id_in_the_current_index(small_corpus):
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    assert loaded.passage_ids is not None
+    for passage in loaded.passages:
+        assert loaded.position_of(passage.id) == passage.position
+    assert loaded.position_of("energy.txt#99-deadbeef") is None

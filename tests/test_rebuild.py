@@ -95,6 +95,7 @@ def assert_same_index(left, right):
     assert left.terms == right.terms
     assert left.words == right.words
     np.testing.assert_array_equal(left.idf, right.idf)
+    np.testing.assert_array_equal(left.id_hashes, right.id_hashes)
     for name in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(getattr(left.weights, name), getattr(right.weights, name))
         np.testing.assert_array_equal(getattr(left.counts, name), getattr(right.counts, name))
