@@ -564,7 +564,7 @@ def build(
             except (CorpusFileError, OSError) as exc:
                 log.warning("skipped %s: %s", name, exc)
                 skipped.append(_info_or_placeholder(path, name))
-        lines, counts, terms, words, id_hashes = assemble(parts)
+        lines, counts, terms, words, id_hashes, term_hashes = assemble(parts, previous)
         if not lines:
             names = ", ".join(f.path for f in skipped)
             raise EmptyCorpus(
@@ -595,7 +595,17 @@ def build(
         }
         file_words = {part.info.path: dict(part.words) for part in parts}
         build_dir = _write(
-            index_dir, manifest, lines, terms, idf, weights, counts, words, file_words, id_hashes
+            index_dir,
+            manifest,
+            lines,
+            terms,
+            idf,
+            weights,
+            counts,
+            words,
+            file_words,
+            id_hashes,
+            term_hashes,
         )
     hashes = {part.info.path: part.info.sha256 for part in parts}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
@@ -676,8 +686,8 @@ def _reuse(
 
 
 def assemble(
-    parts: list[FilePart],
-) -> tuple[list[bytes], sp.csr_matrix, list[str], Counter[str], np.ndarray]:
+    parts: list[FilePart], previous: Index | None = None
+) -> tuple[list[bytes], sp.csr_matrix, list[str], Counter[str], np.ndarray, np.ndarray]:
     """Joins file parts into one collection: passages in corpus order, one vocabulary.
 
     The vocabulary is the sorted union of the terms the parts use. Every part's
@@ -719,7 +729,39 @@ def assemble(
         shape=(len(lines), len(terms)),
     )
     ids = np.concatenate([p.id_hashes for p in parts]) if parts else np.zeros(0, np.uint64)
-    return lines, counts, terms, words, ids.astype(np.uint64)
+    return (
+        lines,
+        counts,
+        terms,
+        words,
+        ids.astype(np.uint64),
+        _term_hashes(terms, previous, mappings),
+    )
+
+
+def _term_hashes(
+    terms: list[str], previous: Index | None, mappings: dict[int, np.ndarray]
+) -> np.ndarray:
+    """`term_hash` of every term, reusing the previous index's hashes for its terms.
+
+    Hashing is a Python call per term; on a rebuild most terms were hashed last time,
+    so only the new ones are.
+    """
+    hashes = np.zeros(len(terms), dtype=np.uint64)
+    known = np.zeros(len(terms), dtype=bool)
+    mapping = mappings.get(id(previous.terms)) if previous is not None else None
+    if (
+        previous is not None
+        and mapping is not None
+        and isinstance(previous.vocabulary, StringTable)
+    ):
+        old = previous.vocabulary.hashes_by_number()
+        kept = mapping >= 0
+        hashes[mapping[kept]] = old[kept]
+        known[mapping[kept]] = True
+    for i in np.flatnonzero(~known).tolist():
+        hashes[i] = term_hash(terms[i])
+    return hashes
 
 
 def _library_versions() -> dict[str, str]:
@@ -740,6 +782,7 @@ def _write(
     words: Counter[str],
     file_words: dict[str, dict[str, int]],
     id_hashes: np.ndarray,
+    term_hashes: np.ndarray,
 ) -> Path:
     """Writes a build folder beside the live one, then points CURRENT at it atomically."""
     name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
@@ -751,7 +794,7 @@ def _write(
         np.cumsum([len(line) for line in lines], out=offsets[1:])
         np.save(tmp / "passages.offsets.npy", offsets)
         _dump_json(tmp / "vocabulary.json", terms)
-        table = StringTable.of(terms)
+        table = StringTable.of_hashes(term_hashes)
         if table is not None:
             np.save(tmp / "vocabulary.hashes.npy", table._hashes)
             np.save(tmp / "vocabulary.columns.npy", table._columns)

@@ -96,6 +96,8 @@ def assert_same_index(left, right):
     assert left.words == right.words
     np.testing.assert_array_equal(left.idf, right.idf)
     np.testing.assert_array_equal(left.id_hashes, right.id_hashes)
+    for term in right.terms:  # the incremental term table reused hashes; it must agree
+        assert left.vocabulary[term] == right.vocabulary[term]
     for name in ("data", "indices", "indptr"):
         np.testing.assert_array_equal(getattr(left.weights, name), getattr(right.weights, name))
         np.testing.assert_array_equal(getattr(left.counts, name), getattr(right.counts, name))
