@@ -11,7 +11,8 @@ Layout of the index folder (plain data only; loading an index never runs code)::
         vocabulary.*.npy      sorted 64-bit term hashes and their columns: the lookup
                               table questions use, memory-mapped (see `StringTable`)
         words.json            surface words and their counts, for typo repair
-        filewords.json        the same per corpus file, for incremental rebuilds
+        filewords.jsonl       the same per corpus file, a line each in manifest order, for
+                              incremental rebuilds; filewords.offsets.npy locates each line
         idf.npy               idf of each term
         weights.*.npy         BM25-weighted passage x term matrix, CSC (data, indices, indptr)
         counts.*.npy          raw term counts, CSR, so a rebuild can reuse unchanged files
@@ -46,7 +47,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
@@ -323,9 +324,31 @@ class Index:
             for f in self.manifest["files"]
         ]
 
-    def file_words(self) -> dict[str, dict[str, int]]:
-        """Surface word counts per corpus file; read only by incremental builds."""
-        return _load_json(self.path / "filewords.json", dict)
+    @cached_property
+    def _file_words(self) -> PassageStore:
+        path = self.path / "filewords.jsonl"
+        offsets = _load_array(self.path / "filewords.offsets.npy")
+        if offsets.shape != (len(self.manifest["files"]) + 1,) or (
+            not path.exists() or path.stat().st_size != int(offsets[-1])
+        ):
+            raise IndexCorrupt(f"{path} does not match the manifest. {_REBUILD}")
+        return PassageStore(path, offsets)
+
+    def file_words_line(self, number: int) -> bytes:
+        """The filewords.jsonl line of the number-th corpus file, as stored."""
+        return self._file_words.raw(number, number + 1)
+
+    def file_words_of(self, number: int) -> dict[str, int]:
+        """Surface word counts of the number-th corpus file of the manifest."""
+        try:
+            value = json.loads(self.file_words_line(number))
+        except ValueError as exc:
+            raise IndexCorrupt(
+                f"{self.path / 'filewords.jsonl'} is damaged ({exc}). {_REBUILD}"
+            ) from None
+        if not isinstance(value, dict):
+            raise IndexCorrupt(f"{self.path / 'filewords.jsonl'} is damaged. {_REBUILD}")
+        return value
 
     @property
     def max_idf(self) -> float:
@@ -370,14 +393,17 @@ class FilePart:
             reused part (its rows keep their old column numbers until assembled).
         words: Surface word counts, for typo repair.
         id_hashes: `term_hash` of each passage's id, for the id -> position table.
+        words_line: `words` as its filewords.jsonl line (copied as stored when reused;
+            a reused part's `words` is then left empty: nothing needs it parsed).
     """
 
     info: FileInfo
     lines: list[bytes]
     counts: sp.csr_matrix
     terms: list[str]
-    words: Counter[str]
+    words: Mapping[str, int]
     id_hashes: np.ndarray
+    words_line: bytes
 
 
 def passage_line(passage: Passage) -> bytes:
@@ -399,7 +425,8 @@ def read_part(path: Path, name: str) -> FilePart:
     counts, terms, words = analyze_passages(passages)
     ids = np.fromiter((term_hash(p.id) for p in passages), dtype=np.uint64, count=len(passages))
     lines = [passage_line(p) for p in passages]
-    return FilePart(file_info(path, name), lines, counts, terms, words, ids)
+    words_line = json.dumps(words, ensure_ascii=False).encode("utf-8") + b"\n"
+    return FilePart(file_info(path, name), lines, counts, terms, words, ids, words_line)
 
 
 # ---------------------------------------------------------------------------- building
@@ -537,13 +564,11 @@ def build(
     with build_lock(index_dir, wait=wait):
         before = _previous_files(index_dir)
         previous = None if full else _previous_index(index_dir)
-        old_words: dict[str, dict[str, int]] = {}
-        if previous is not None:
-            try:
-                old_words = previous.file_words()
-            except IndexError_:
-                previous = None  # damaged: read every file again
-        old_files = {f["path"]: f for f in previous.manifest["files"]} if previous else {}
+        old_files = (
+            {f["path"]: (i, f) for i, f in enumerate(previous.manifest["files"])}
+            if previous
+            else {}
+        )
         parts: list[FilePart] = []
         skipped: list[FileInfo] = []
         reused = 0
@@ -554,7 +579,8 @@ def build(
             done += size
             if progress is not None:
                 progress(number, len(listing), 100 * done // total)
-            part = _reuse(previous, old_files.get(name), path, old_words) if previous else None
+            number, entry = old_files.get(name, (-1, None))
+            part = _reuse(previous, entry, number, path) if previous else None
             if part is not None:
                 parts.append(part)
                 reused += 1
@@ -593,7 +619,6 @@ def build(
             "terms": len(terms),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        file_words = {part.info.path: dict(part.words) for part in parts}
         build_dir = _write(
             index_dir,
             manifest,
@@ -603,7 +628,7 @@ def build(
             weights,
             counts,
             words,
-            file_words,
+            [part.words_line for part in parts],
             id_hashes,
             term_hashes,
         )
@@ -630,7 +655,9 @@ def _previous_index(index_dir: Path) -> Index | None:
         index = load(index_dir)
         if index.manifest.get("analyzer") != ANALYZER:
             return None
-        index.terms  # noqa: B018 - read now: a damaged file means a full build, not a crash
+        # Read now: a damaged file means a full build, not a crash half-way.
+        index.terms  # noqa: B018
+        index._file_words  # noqa: B018
     except IndexError_:
         return None
     return index
@@ -652,7 +679,7 @@ def _info_or_placeholder(path: Path, name: str) -> FileInfo:
 
 
 def _reuse(
-    previous: Index, entry: dict[str, Any] | None, path: Path, words: dict[str, dict[str, int]]
+    previous: Index, entry: dict[str, Any] | None, number: int, path: Path
 ) -> FilePart | None:
     """An unchanged file's part, cut out of the previous index; None if it changed."""
     if entry is None:
@@ -682,24 +709,27 @@ def _reuse(
     cuts = (store.offsets[start : end + 1] - store.offsets[start]).tolist()
     lines = [blob[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
     ids = previous.id_hashes[start:end]
-    return FilePart(info, lines, rows, previous.terms, Counter(words[entry["path"]]), ids)
+    words_line = previous.file_words_line(number)
+    return FilePart(info, lines, rows, previous.terms, {}, ids, words_line)
 
 
 def assemble(
-    parts: list[FilePart], previous: Index | None = None
+    parts: list[FilePart],
+    previous: Index | None = None,
 ) -> tuple[list[bytes], sp.csr_matrix, list[str], Counter[str], np.ndarray, np.ndarray]:
     """Joins file parts into one collection: passages in corpus order, one vocabulary.
 
     The vocabulary is the sorted union of the terms the parts use. Every part's
     vocabulary is sorted too, so remapping its columns keeps each row's order. Parts
     reused from the previous index share its vocabulary and are remapped with one
-    array lookup, not term by term.
+    array lookup, not term by term; the word counts start from the previous index's
+    and only the files that changed are taken out and put in.
     """
     columns_used: dict[int, tuple[list[str], list[np.ndarray]]] = {}
     for part in parts:
         columns_used.setdefault(id(part.terms), (part.terms, []))[1].append(part.counts.indices)
     vocabularies = {
-        key: (vocab, np.unique(np.concatenate(used))) for key, (vocab, used) in columns_used.items()
+        key: (vocab, _used_columns(len(vocab), used)) for key, (vocab, used) in columns_used.items()
     }
     terms = sorted(
         set().union(*({vocab[c] for c in used.tolist()} for vocab, used in vocabularies.values()))
@@ -712,13 +742,12 @@ def assemble(
         mappings[key] = mapping
     lines: list[bytes] = []
     data, indices, lengths = [], [], []
-    words: Counter[str] = Counter()
     for part in parts:
         lines.extend(part.lines)
         data.append(np.asarray(part.counts.data, dtype=np.float32))
         indices.append(mappings[id(part.terms)][part.counts.indices])
         lengths.append(np.diff(part.counts.indptr))
-        words.update(part.words)
+    words = _words(parts, previous)
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]) if lengths else [0]
     counts = sp.csr_matrix(
         (
@@ -737,6 +766,36 @@ def assemble(
         ids.astype(np.uint64),
         _term_hashes(terms, previous, mappings),
     )
+
+
+def _used_columns(size: int, indices: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct columns in some index arrays (a mask: no sort, no hashing)."""
+    mask = np.zeros(size, dtype=bool)
+    for array in indices:
+        mask[array] = True
+    return np.flatnonzero(mask)
+
+
+def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
+    """Surface word counts of the whole corpus, sorted by word.
+
+    After a previous build: its counts, less the files not reused, plus the files read
+    anew. Sorted, so that a full and an incremental build write the same file.
+    """
+    words: Counter[str] = Counter()
+    if previous is None:
+        for part in parts:
+            words.update(part.words)
+    else:
+        words.update(previous.words)
+        reused = {part.info.path for part in parts if part.terms is previous.terms}
+        for number, entry in enumerate(previous.manifest["files"]):
+            if entry["path"] not in reused:
+                words.subtract(previous.file_words_of(number))
+        for part in parts:
+            if part.terms is not previous.terms:
+                words.update(part.words)
+    return Counter({word: n for word, n in sorted(words.items()) if n > 0})
 
 
 def _term_hashes(
@@ -780,7 +839,7 @@ def _write(
     weights: sp.csc_matrix,
     counts: sp.csr_matrix,
     words: Counter[str],
-    file_words: dict[str, dict[str, int]],
+    words_lines: list[bytes],
     id_hashes: np.ndarray,
     term_hashes: np.ndarray,
 ) -> Path:
@@ -789,10 +848,7 @@ def _write(
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
     try:
-        (tmp / "passages.jsonl").write_bytes(b"".join(lines))
-        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
-        np.cumsum([len(line) for line in lines], out=offsets[1:])
-        np.save(tmp / "passages.offsets.npy", offsets)
+        _write_lines(tmp / "passages.jsonl", tmp / "passages.offsets.npy", lines)
         _dump_json(tmp / "vocabulary.json", terms)
         table = StringTable.of_hashes(term_hashes)
         if table is not None:
@@ -803,7 +859,7 @@ def _write(
             np.save(tmp / "passages.ids.hashes.npy", ids._hashes)
             np.save(tmp / "passages.ids.positions.npy", ids._columns)
         _dump_json(tmp / "words.json", dict(words))
-        _dump_json(tmp / "filewords.json", file_words)
+        _write_lines(tmp / "filewords.jsonl", tmp / "filewords.offsets.npy", words_lines)
         np.save(tmp / "idf.npy", idf)
         for prefix, matrix in (("weights", weights), ("counts", counts)):
             np.save(tmp / f"{prefix}.data.npy", matrix.data)
@@ -826,6 +882,14 @@ def _write(
     # The previous build stays: a reader may have read CURRENT just before the swap.
     _remove_old_builds(index_dir, keep={name, previous})
     return final
+
+
+def _write_lines(path: Path, offsets_path: Path, lines: list[bytes]) -> None:
+    """Writes JSON Lines and the table of where each line starts (and the file ends)."""
+    path.write_bytes(b"".join(lines))
+    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum([len(line) for line in lines], out=offsets[1:])
+    np.save(offsets_path, offsets)
 
 
 def _dump_json(path: Path, value: Any) -> None:

@@ -213,6 +213,16 @@ def test_index_and_questions_share_one_analyzer(small_corpus):
         assert set(asked.stems) == {t for t in indexed if " " not in t}
 
 
+@pytest.mark.parametrize("name", ["filewords.jsonl", "filewords.offsets.npy"])
+def test_damaged_rebuild_data_means_a_full_rebuild_not_a_crash(small_corpus, name):
+    report = build(small_corpus)
+    (small_corpus.parent / "index" / report.build / name).write_bytes(b"{broken")
+    assert index_mod.load(small_corpus.parent / "index").passages  # questions unaffected
+    rebuilt = build(small_corpus)
+    assert rebuilt.reused == 0
+    assert build(small_corpus).reused == 1
+
+
 def test_a_damaged_term_list_means_a_full_rebuild_not_a_crash(small_corpus):
     report = build(small_corpus)
     (small_corpus.parent / "index" / report.build / "vocabulary.json").write_text("[1", "utf-8")
