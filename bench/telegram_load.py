@@ -10,9 +10,6 @@ by the server), and checks that every question was answered exactly once.
 Telegram caps a bot at about 30 messages a second; the bot should handle ten times
 that. The bot's own AIORateLimiter keeps it within Telegram's cap in production, so
 the benchmark turns that limit off (BOT_TELEGRAM_SEND_RATE=0) to measure the bot.
-While the settings have no `telegram_send_rate` field to read that variable from,
-`--entry auto` starts the same `bot.telegram_bot.run` through `python -c` with
-`send_rate=0` instead of through the CLI (`--entry cli` forces the CLI).
 
     python bench/telegram_load.py [--questions 1000] [--users 100] [--json]
 
@@ -23,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import resource
@@ -119,14 +115,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def cli_can_lift_send_limit() -> bool:
-    """Whether `python -m bot telegram` reads BOT_TELEGRAM_SEND_RATE (a Settings field)."""
-    from bot.config import Settings
-
-    return "telegram_send_rate" in {f.name for f in dataclasses.fields(Settings)}
-
-
-def start_bot(fake: FakeTelegram, workdir: Path, entry: str, log: Any) -> subprocess.Popen[str]:
+def start_bot(fake: FakeTelegram, workdir: Path, log: Any) -> subprocess.Popen[str]:
+    """Starts `python -m bot telegram` against the fake server, with no send cap."""
     corpus = workdir / "corpus"
     shutil.copytree(CORPUS, corpus)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
@@ -140,19 +130,8 @@ def start_bot(fake: FakeTelegram, workdir: Path, entry: str, log: Any) -> subpro
             "BOT_TELEGRAM_SEND_RATE": "0",
         }
     )
-    if entry == "auto":
-        entry = "cli" if cli_can_lift_send_limit() else "run"
-    if entry == "cli":
-        command = [sys.executable, "-m", "bot", "telegram"]
-    else:  # the same run() without the CLI, for a core that lacks the send-rate setting
-        command = [
-            sys.executable,
-            "-c",
-            "import sys; from bot.config import Settings; from bot.telegram_bot import run;"
-            " sys.exit(run(Settings.from_env(), send_rate=0.0))",
-        ]
     return subprocess.Popen(
-        command,
+        [sys.executable, "-m", "bot", "telegram"],
         cwd=workdir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -167,27 +146,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=1000, help="questions in all")
     parser.add_argument("--users", type=int, default=100, help="simulated users")
     parser.add_argument("--timeout", type=float, default=300, help="seconds before giving up")
-    parser.add_argument(
-        "--entry",
-        choices=["auto", "cli", "run"],
-        default="auto",
-        help="start the bot as `python -m bot telegram` (cli) or via run() (see above)",
-    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     per_user = max(1, args.questions // args.users)
     total = per_user * args.users
 
-    entry = args.entry
-    if entry == "auto":
-        entry = "cli" if cli_can_lift_send_limit() else "run"
     with (
         tempfile.TemporaryDirectory(prefix="telegram-load-") as tmp,
         FakeTelegram(max_messages_per_second=None) as fake,
     ):
         log_path = Path(tmp) / "bot.log"
         with log_path.open("w", encoding="utf-8") as log:
-            bot = start_bot(fake, Path(tmp), entry, log)
+            bot = start_bot(fake, Path(tmp), log)
             try:
                 fake.wait_for(lambda f: f.waiting_polls > 0 or bot.poll() is not None, 120)
                 if bot.poll() is not None:
@@ -238,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
             "p99": round(1000 * percentile(load.latencies, 99), 1) if load.latencies else None,
             "max": round(1000 * max(load.latencies), 1) if load.latencies else None,
         },
-        "entry": entry,
         "bot_cpu_ms_per_reply": round(1000 * cpu_during / load.done, 2) if load.done else None,
         "fake_server_cpu_seconds": round(own_cpu.ru_utime + own_cpu.ru_stime, 2),
         "bot_exit_status": bot.returncode,
@@ -251,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{figures['answered']}/{total} questions from {args.users} users answered in "
             f"{figures['seconds']} s: {figures['replies_per_second']} replies/s, "
             f"p50 {figures['latency_ms']['p50']} ms, p99 {figures['latency_ms']['p99']} ms, "
-            f"bot CPU {figures['bot_cpu_ms_per_reply']} ms/reply ({entry}); "
+            f"bot CPU {figures['bot_cpu_ms_per_reply']} ms/reply; "
             f"exactly once: {'yes' if exactly_once else 'NO'}; bot exit status "
             f"{bot.returncode}"
         )
