@@ -212,13 +212,6 @@ class StringTable:
         self._columns = columns
 
     @classmethod
-    def of(cls, terms: list[str]) -> StringTable | None:
-        """The table for a list of strings (number = position), or None on a collision."""
-        return cls.of_hashes(
-            np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
-        )
-
-    @classmethod
     def of_hashes(cls, hashes: np.ndarray) -> StringTable | None:
         """The table for strings given by their hashes, in position order."""
         order = np.argsort(hashes, kind="stable")
@@ -315,14 +308,6 @@ class Index:
     def build_id(self) -> str:
         """The build folder's name, which changes with every build."""
         return self.path.name
-
-    @property
-    def files(self) -> list[FileInfo]:
-        """The corpus files this index was built from."""
-        return [
-            FileInfo(f["path"], f["size"], f["mtime_ns"], f["sha256"])
-            for f in self.manifest["files"]
-        ]
 
     @cached_property
     def _file_words(self) -> PassageStore:
@@ -678,6 +663,22 @@ def _info_or_placeholder(path: Path, name: str) -> FileInfo:
         return FileInfo(name, -1, -1, "")
 
 
+def unchanged(path: Path, entry: Mapping[str, Any]) -> FileInfo | None:
+    """The file as it is now, if its content is what a manifest entry recorded; else None.
+
+    Size and mtime as recorded: trusted without reading. Same size, other mtime: the
+    file is hashed, so touching a file does not count as a change (the returned info
+    then carries the new mtime). Raises OSError when the file cannot be read.
+    """
+    st = path.stat()
+    if st.st_size != entry["size"]:
+        return None
+    if st.st_mtime_ns == entry["mtime_ns"]:
+        return FileInfo(entry["path"], entry["size"], entry["mtime_ns"], entry["sha256"])
+    fresh = file_info(path, entry["path"])
+    return fresh if fresh.sha256 == entry["sha256"] else None
+
+
 def _reuse(
     previous: Index, entry: dict[str, Any] | None, number: int, path: Path
 ) -> FilePart | None:
@@ -685,16 +686,10 @@ def _reuse(
     if entry is None:
         return None
     try:
-        st = path.stat()
-        if st.st_size != entry["size"]:
-            return None
-        info = FileInfo(entry["path"], entry["size"], entry["mtime_ns"], entry["sha256"])
-        if st.st_mtime_ns != entry["mtime_ns"]:
-            fresh = file_info(path, entry["path"])
-            if fresh.sha256 != entry["sha256"]:
-                return None
-            info = fresh  # touched, not changed: remember the new mtime
+        info = unchanged(path, entry)
     except OSError:
+        return None
+    if info is None:
         return None
     start, end = entry["passages"]
     # Slice the arrays, not the matrix: scipy would copy a memory-mapped matrix whole.
@@ -937,14 +932,7 @@ def read_manifest(build_dir: Path) -> dict[str, Any]:
         IndexCorrupt: Missing, unparsable, or of another format version.
     """
     path = build_dir / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
-    if not isinstance(manifest, dict):
-        raise IndexCorrupt(f"{path} is not an index manifest. {_REBUILD}")
+    manifest: dict[str, Any] = _load_json(path, dict)
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexCorrupt(
@@ -1099,10 +1087,7 @@ def stale_reason(corpus_dir: Path, index_dir: Path) -> str | None:
         if old is None:
             return f"{name} is new"
         try:
-            st = path.stat()
-            if st.st_size == old["size"] and st.st_mtime_ns == old["mtime_ns"]:
-                continue
-            if file_info(path, name).sha256 != old["sha256"]:
+            if unchanged(path, old) is None:
                 return f"{name} changed"
         except OSError:
             continue  # unreadable now: the build will skip it with a warning
