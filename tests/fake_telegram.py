@@ -1012,17 +1012,22 @@ class FakeTelegram:
             self._messages[(chat["id"], message["message_id"])] = message
             return message
 
+    def _editable(self, params: dict[str, Any]) -> tuple[tuple[int, int], dict[str, Any]]:
+        """The bot's own message that an edit names, refused as Telegram refuses it."""
+        if "inline_message_id" in params:
+            raise bad_request("this fake does not do inline messages")
+        chat = self._chat(params)
+        key = (chat["id"], int(_required(params, "message_id")))
+        old = self._messages.get(key)
+        if old is None:
+            raise bad_request("message to edit not found")
+        if old["from"]["id"] != self.bot_id:
+            raise bad_request("message can't be edited")
+        return key, old
+
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._cond:
-            if "inline_message_id" in params:
-                raise bad_request("this fake does not do inline messages")
-            chat = self._chat(params)
-            key = (chat["id"], int(_required(params, "message_id")))
-            old = self._messages.get(key)
-            if old is None:
-                raise bad_request("message to edit not found")
-            if old["from"]["id"] != self.bot_id:
-                raise bad_request("message can't be edited")
+            key, old = self._editable(params)
             plain, entities = self._text(params)
             markup = self._check_markup(params)
             if (
@@ -1047,15 +1052,7 @@ class FakeTelegram:
 
     def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._cond:
-            if "inline_message_id" in params:
-                raise bad_request("this fake does not do inline messages")
-            chat = self._chat(params)
-            key = (chat["id"], int(_required(params, "message_id")))
-            old = self._messages.get(key)
-            if old is None:
-                raise bad_request("message to edit not found")
-            if old["from"]["id"] != self.bot_id:
-                raise bad_request("message can't be edited")
+            key, old = self._editable(params)
             markup = self._check_markup(params)
             if markup == old.get("reply_markup") or (not markup and not old.get("reply_markup")):
                 raise bad_request(
