@@ -185,7 +185,8 @@ class Retriever:
         corrections: list[tuple[str, str]] = []
         unknown: list[str] = []
         stems: list[str] = []
-        for word in analysis.content_words(question):
+        words = analysis.content_words(question)
+        for word in words:
             stem = analysis.stem(word)
             if stem in vocabulary:
                 stems.append(stem)
@@ -206,11 +207,7 @@ class Retriever:
             a + b: (a, b) for a, b in zip(stems, stems[1:], strict=False) if a + b in vocabulary
         }
         terms += list(compounds)
-        form = frozenset(
-            analysis.stem(w)
-            for w in analysis.content_words(question)
-            if w in analysis.QUESTION_FORM_WORDS
-        )
+        form = frozenset(analysis.stem(w) for w in words if w in analysis.QUESTION_FORM_WORDS)
         search = Search(
             (),
             tuple(dict.fromkeys(corrections)),
