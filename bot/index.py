@@ -208,8 +208,10 @@ class StringTable:
     """
 
     def __init__(self, hashes: np.ndarray, columns: np.ndarray) -> None:
-        self._hashes = hashes
-        self._columns = columns
+        # Plain ndarray views of the memory maps: np.memmap's Python-level wrapping
+        # of every scalar result costs more than the binary search itself.
+        self._hashes = np.asarray(hashes)
+        self._columns = np.asarray(columns)
 
     @classmethod
     def of_hashes(cls, hashes: np.ndarray) -> StringTable | None:
@@ -232,8 +234,9 @@ class StringTable:
     def get(self, term: str, default: int | None = None) -> int | None:
         """The column of a term, or `default`."""
         key = np.uint64(term_hash(term))
-        i = int(np.searchsorted(self._hashes, key))
-        if i < len(self._hashes) and self._hashes[i] == key:
+        hashes = self._hashes
+        i = int(hashes.searchsorted(key))
+        if i < len(hashes) and hashes[i] == key:
             return int(self._columns[i])
         return default
 

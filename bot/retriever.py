@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from rapidfuzz import process
@@ -86,6 +86,12 @@ class Retriever:
 
     def __init__(self, index: Index) -> None:
         self.index = index
+        # Term -> column or None. A question looks each of its terms up several times
+        # (scoring, the score ceiling, coverage, which terms a hit holds), and the
+        # compound and prefix fallbacks probe many substrings; each probe of the
+        # memory-mapped table hashes the term and binary-searches. Questions repeat
+        # words, so a bounded memo serves most lookups.
+        self.column = lru_cache(maxsize=1 << 16)(index.vocabulary.get)
 
     @cached_property
     def _typo_buckets(self) -> dict[tuple[str, int, str], list[str]]:
@@ -155,9 +161,8 @@ class Retriever:
         A fallback for derived words the stemmer keeps apart: "cybercriminals" asked,
         "cybercrimes" written (stems "cybercrimin" and "cybercrim").
         """
-        vocabulary = self.index.vocabulary
         for end in range(len(stem) - 1, 5, -1):
-            if stem[:end] in vocabulary:
+            if self.column(stem[:end]) is not None:
                 return stem[:end]
         return None
 
@@ -167,10 +172,10 @@ class Retriever:
         Both parts must be corpus words of at least three letters; the split with the
         longest first part wins.
         """
-        vocabulary = self.index.vocabulary
+        known = self.column
         for cut in range(len(word) - 3, 2, -1):
             head, tail = word[:cut], word[cut:]
-            if analysis.stem(head) in vocabulary and analysis.stem(tail) in vocabulary:
+            if known(analysis.stem(head)) is not None and known(analysis.stem(tail)) is not None:
                 return head, tail
         return None
 
@@ -181,14 +186,14 @@ class Retriever:
             question: Any text; empty or stop-word-only questions give no hits.
             k: How many hits to return (capped at the number of passages).
         """
-        vocabulary = self.index.vocabulary
+        known = self.column
         corrections: list[tuple[str, str]] = []
         unknown: list[str] = []
         stems: list[str] = []
         words = analysis.content_words(question)
         for word in words:
             stem = analysis.stem(word)
-            if stem in vocabulary:
+            if known(stem) is not None:
                 stems.append(stem)
             elif parts := self.split_compound(word):
                 stems.extend(analysis.stem(part) for part in parts)
@@ -204,7 +209,9 @@ class Retriever:
         terms = analysis.terms_from_stems(stems)
         # The other way round: "cyber attacks" asked, "cyberattacks" written.
         compounds = {
-            a + b: (a, b) for a, b in zip(stems, stems[1:], strict=False) if a + b in vocabulary
+            a + b: (a, b)
+            for a, b in zip(stems, stems[1:], strict=False)
+            if known(a + b) is not None
         }
         terms += list(compounds)
         form = frozenset(analysis.stem(w) for w in words if w in analysis.QUESTION_FORM_WORDS)
@@ -213,21 +220,41 @@ class Retriever:
             tuple(dict.fromkeys(corrections)),
             tuple(stems),
             tuple(unknown),
-            {s: _idf(self.index, s) for s in stems},
+            {s: self._idf(s) for s in stems},
             form,
         )
         if not terms:
             return search
         return replace(search, hits=tuple(self._rank(search, terms, compounds, k)))
 
+    def _idf(self, term: str) -> float:
+        """A term's idf; a term the corpus lacks gets the highest."""
+        column = self.column(term)
+        return float(self.index.idf[column]) if column is not None else self.index.max_idf
+
+    def _ceiling(self, terms: list[str]) -> float:
+        """The highest score a passage could reach: every term at saturated tf.
+
+        Unknown words count at the highest idf (the question asks for something the
+        corpus lacks); bigrams the corpus lacks do not count (a question's word pairs
+        are mostly not phrases, and their absence says nothing).
+        """
+        total = sum(
+            self._idf(t) * (BIGRAM_WEIGHT if " " in t else 1.0)
+            for t in terms
+            if " " not in t or self.column(t) is not None
+        )
+        return total * (self.index.k1 + 1.0) or 1.0
+
     def _rank(
         self, search: Search, terms: list[str], compounds: dict[str, tuple[str, str]], k: int
     ) -> list[Hit]:
         index = self.index
-        counts = Counter(t for t in terms if t in index.vocabulary)
+        column_of = {t: c for t in dict.fromkeys(terms) if (c := self.column(t)) is not None}
+        counts = Counter(t for t in terms if t in column_of)
         if not counts:
             return []
-        columns = np.fromiter((index.vocabulary[t] for t in counts), dtype=np.int64)
+        columns = np.fromiter((column_of[t] for t in counts), dtype=np.int64)
         weights = np.fromiter(
             (n * (BIGRAM_WEIGHT if " " in t else 1.0) for t, n in counts.items()),
             dtype=np.float32,
@@ -244,11 +271,10 @@ class Retriever:
             kth = np.partition(scores[candidates], candidates.size - k)[candidates.size - k]
             candidates = candidates[scores[candidates] >= kth]
         top = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
-        ceiling = _ceiling(index, terms)
+        ceiling = self._ceiling(terms)
         # Which of the question's terms each hit holds: look its row up among the
         # question's own columns (slicing the arrays directly: asking scipy for a row
         # of a memory-mapped matrix copies the whole matrix).
-        column_of = {t: index.vocabulary[t] for t in counts}
         counts_matrix = index.counts
         hits = []
         for position in top:
@@ -264,26 +290,6 @@ class Retriever:
                 Hit(passage, float(scores[position]) / ceiling, search.coverage(matched), matched)
             )
         return hits
-
-
-def _idf(index: Index, term: str) -> float:
-    column = index.vocabulary.get(term)
-    return float(index.idf[column]) if column is not None else index.max_idf
-
-
-def _ceiling(index: Index, terms: list[str]) -> float:
-    """The highest score a passage could reach: every term at saturated tf.
-
-    Unknown words count at the highest idf (the question asks for something the corpus
-    lacks); bigrams the corpus lacks do not count (a question's word pairs are mostly
-    not phrases, and their absence says nothing).
-    """
-    total = sum(
-        _idf(index, t) * (BIGRAM_WEIGHT if " " in t else 1.0)
-        for t in terms
-        if t in index.vocabulary or " " not in t
-    )
-    return total * (index.k1 + 1.0) or 1.0
 
 
 def _score_columns(index: Index, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
