@@ -19,13 +19,14 @@ The flow of one question:
    in `chat_data`, so it never nears Telegram's 64-byte limit.
 6. Sends go through `AIORateLimiter` (Telegram's own send limits, honouring
    `RetryAfter`), extended to retry a request the server failed (5xx), so a reply is
-   not lost to one bad gateway.
+   not lost to one bad gateway, and then over aiohttp (`bot.telegram_http`: PTB's
+   default httpx client cost the bot half its CPU under load).
 
 Anything unexpected reaches `on_error`, which logs it with its traceback and tells the
 user something went wrong; the bot keeps running. The token is validated before any
-network call and never logged: httpx logs request URLs (which contain the token) at
-INFO, so those loggers are set to WARNING, and as a second line of defence every log
-record has the token replaced (PTB's own InvalidToken message repeats it).
+network call and never logged: every log record has the token replaced (PTB's own
+InvalidToken message repeats it), and httpx, which logs request URLs at INFO, is kept
+at WARNING.
 
 Admins (`TELEGRAM_ADMIN_IDS`) have three more powers. /stats shows counts since start.
 /reload rebuilds the index from the corpus folder (`bot.index.build`, in a worker
@@ -89,6 +90,7 @@ from bot.answer import Answer, source_line
 from bot.config import ConfigError, Settings
 from bot.engine import Engine, IndexInfo
 from bot.passages import Passage
+from bot.telegram_http import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +105,9 @@ TYPING_REFRESH = 4.5  # Telegram shows "typing…" for 5 s
 DEPTH = 10  # results remembered per answer, for More
 PAGE = 2  # results per press of More
 REMEMBERED = 20  # answers remembered per chat for the buttons
-# httpcore scans its whole pool on every request, so hundreds of open connections cost
-# more CPU than they save; a few connections with a patient queue send faster under load
-# (bench/telegram_load.py: 4-8 beat 2, 16 and 256 locally; 8 leaves room for the
-# round trips of the real Bot API).
+# Connections to the Bot API for sends. Locally 4, 8, 16 and 64 all gave 340-420
+# replies/s (bench/telegram_load.py, within the noise); 8 leaves room for the round
+# trips of the real Bot API without holding many idle sockets.
 CONNECTIONS = 8
 POOL_WAIT = 30.0  # seconds a send may wait for a free connection before failing
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
@@ -1125,10 +1126,9 @@ class RetryingRateLimiter(AIORateLimiter):
     sending it again loses nothing and duplicates nothing. Timeouts are not retried:
     the message may have gone out. Bad requests are our mistake and are not retried.
 
-    It also lets at most `in_flight` requests reach httpx at once. httpcore re-examines
-    every queued request against every connection whenever one frees up, so a burst of
-    hundreds of concurrent replies queued inside httpx costs quadratic CPU; waiting
-    here instead keeps its queue short.
+    It also lets at most `in_flight` requests reach the HTTP client at once: a burst of
+    replies then queues here, with no deadline, instead of in the client's connection
+    pool, where a long wait would count against the pool timeout and fail the send.
     """
 
     def __init__(self, *args: Any, in_flight: int = CONNECTIONS, **kwargs: Any) -> None:
@@ -1164,10 +1164,11 @@ class RetryingRateLimiter(AIORateLimiter):
 def quiet_http_logs(token: str | None = None) -> None:
     """Keeps the token out of logs.
 
-    httpx logs every request URL, which holds the token, at INFO: its loggers are set
-    to WARNING. Given the token (by `run`, which owns the process), every log record
-    made from then on also has it replaced, in its message and its traceback (PTB's
-    InvalidToken repeats it), whichever handler ends up printing it.
+    httpx (PTB's default client) logs every request URL, which holds the token, at
+    INFO: its loggers are set to WARNING should anything use it; aiohttp logs no URLs.
+    Given the token (by `run`, which owns the process), every log record made from then
+    on also has it replaced, in its message and its traceback (PTB's InvalidToken
+    repeats it), whichever handler ends up printing it.
     """
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -1237,8 +1238,8 @@ def build_application(
             )
         )
         .concurrent_updates(True)
-        .connection_pool_size(CONNECTIONS)
-        .pool_timeout(POOL_WAIT)
+        .request(AiohttpRequest(CONNECTIONS, pool_timeout=POOL_WAIT))
+        .get_updates_request(AiohttpRequest(1))
         .defaults(
             Defaults(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
