@@ -61,14 +61,28 @@ def normalize(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def words(text: str) -> list[str]:
-    """Splits normalised text into word tokens.
+def tokens(text: str) -> list[str]:
+    """All word tokens of normalised text, before any filtering (see `words`)."""
+    return _TOKEN.findall(normalize(text).replace("_", " "))
 
-    Single letters are dropped (initials, list markers, the "s" of "EU's"); single digits
-    are kept because "5 policy areas" is a fact a user may ask about.
+
+def is_word(token: str) -> bool:
+    """Whether a token is a word: single letters are not, single digits are.
+
+    Single letters are initials, list markers, the "s" of "EU's"; a single digit stays
+    because "5 policy areas" is a fact a user may ask about.
     """
-    tokens = _TOKEN.findall(normalize(text).replace("_", " "))
-    return [t for t in tokens if len(t) > 1 or t.isdigit()]
+    return len(token) > 1 or token.isdigit()
+
+
+def is_content_word(token: str) -> bool:
+    """Whether a token is a word that is not a stop word (see `content_words`)."""
+    return is_word(token) and token not in STOP_WORDS
+
+
+def words(text: str) -> list[str]:
+    """Splits normalised text into word tokens (`tokens` that pass `is_word`)."""
+    return [t for t in tokens(text) if is_word(t)]
 
 
 def content_words(text: str) -> list[str]:
