@@ -758,14 +758,19 @@ def assemble(
     vocabularies = {
         key: (vocab, _used_columns(len(vocab), used)) for key, (vocab, used) in columns_used.items()
     }
-    terms = sorted(
-        set().union(*({vocab[c] for c in used.tolist()} for vocab, used in vocabularies.values()))
-    )
-    column = {term: i for i, term in enumerate(terms)}
+    used_terms = {
+        key: [vocab[c] for c in used.tolist()] for key, (vocab, used) in vocabularies.items()
+    }
+    # Each list is sorted already: sorting their concatenation merges runs (timsort),
+    # far cheaper than sorting a set's arbitrary order.
+    merged = sorted(itertools.chain.from_iterable(used_terms.values()))
+    terms = list(dict.fromkeys(merged))
+    column = dict(zip(terms, range(len(terms)), strict=True))
     mappings: dict[int, np.ndarray] = {}
     for key, (vocab, used) in vocabularies.items():
         mapping = np.full(len(vocab), -1, dtype=np.int32)
-        mapping[used] = [column[vocab[c]] for c in used.tolist()]
+        names = used_terms[key]
+        mapping[used] = np.fromiter(map(column.__getitem__, names), np.int32, len(names))
         mappings[key] = mapping
     lines: list[bytes] = []
     data, indices, lengths = [], [], []
@@ -852,7 +857,7 @@ def _term_hashes(
 
 def _library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("numpy", "scipy", "scikit-learn", "PyStemmer", "rapidfuzz"):
+    for package in ("numpy", "scipy", "PyStemmer", "rapidfuzz"):
         versions[package] = metadata.version(package)
     return versions
 

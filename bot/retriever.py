@@ -19,7 +19,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot import analysis
+from bot import analysis, scoring
 from bot.index import Index
 from bot.passages import Passage
 
@@ -260,24 +260,18 @@ class Retriever:
             dtype=np.float32,
             count=len(counts),
         )
-        scores = _score_columns(index, columns, weights)
-        candidates = np.flatnonzero(scores)
-        if candidates.size == 0:
-            return []
-        k = min(k, candidates.size)
-        if k < candidates.size:
-            # Ties at the cut must not depend on argpartition's whims: keep everyone
-            # scoring at least the k-th best, then sort by score and corpus position.
-            kth = np.partition(scores[candidates], candidates.size - k)[candidates.size - k]
-            candidates = candidates[scores[candidates] >= kth]
-        top = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
+        candidates, scores = scoring.top_candidates(index.weights, columns, weights, k)
+        # Every passage tying the k-th best is among the candidates, so ties at the cut
+        # are settled here, by corpus position, not by the selection's whims.
+        best = np.lexsort((candidates, -scores))[:k]
+        top, top_scores = candidates[best], scores[best]
         ceiling = self._ceiling(terms)
         # Which of the question's terms each hit holds: look its row up among the
         # question's own columns (slicing the arrays directly: asking scipy for a row
         # of a memory-mapped matrix copies the whole matrix).
         counts_matrix = index.counts
         hits = []
-        for position in top:
+        for position, score in zip(top.tolist(), top_scores.tolist(), strict=True):
             start, end = counts_matrix.indptr[position], counts_matrix.indptr[position + 1]
             row = set(counts_matrix.indices[start:end].tolist())
             present = {t for t, c in column_of.items() if c in row}
@@ -285,19 +279,6 @@ class Retriever:
                 if compound in present:
                     present.update(parts)
             matched = frozenset(s for s in search.info if s in present)
-            passage = index.passages[int(position)]
-            hits.append(
-                Hit(passage, float(scores[position]) / ceiling, search.coverage(matched), matched)
-            )
+            passage = index.passages[position]
+            hits.append(Hit(passage, score / ceiling, search.coverage(matched), matched))
         return hits
-
-
-def _score_columns(index: Index, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sums the chosen matrix columns, times the question's term counts."""
-    matrix = index.weights
-    scores = np.zeros(matrix.shape[0], dtype=np.float32)
-    for column, weight in zip(columns, weights, strict=True):
-        start, end = matrix.indptr[column], matrix.indptr[column + 1]
-        # A column lists each passage once, so plain fancy-index addition is exact.
-        scores[matrix.indices[start:end]] += matrix.data[start:end] * weight
-    return scores

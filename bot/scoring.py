@@ -1,0 +1,128 @@
+"""Summing a question's matrix columns: one compiled pass over their postings.
+
+A question's common words have postings in a large share of a big corpus (a tenth of a
+million passages each is usual), so scoring is a loop over up to a million postings.
+numpy can only do that in several whole-array passes (a scatter-add per term, then a
+scan of every passage for the nonzero ones, then a partition): about 20 ms a question
+at 1,000,000 passages. The loop below, compiled by numba, touches each posting once and
+remembers which passages it touched, so picking the best ones costs nothing per
+untouched passage: the cost grows with the postings, not the corpus.
+
+numba compiles the functions on first use and caches the machine code beside this file
+(`__pycache__`), so only the first question after installation waits for the compiler.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+_local = threading.local()  # each thread's accumulator: questions run in worker threads
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate(indptr, indices, data, columns, weights, scores, touched):
+    """Adds weight x value of every posting of `columns`; returns how many passages it touched.
+
+    Sums are float32, like the stored weights: half the memory traffic of float64 on
+    an accumulator that is read at random. Every stored value is positive (idf > 0 and
+    tf > 0), so a zero score marks a passage not yet touched.
+    """
+    count = 0
+    for j in range(columns.size):
+        column = columns[j]
+        weight = weights[j]
+        for p in range(indptr[column], indptr[column + 1]):
+            passage = indices[p]
+            if scores[passage] == 0.0:
+                touched[count] = passage
+                count += 1
+            scores[passage] += data[p] * weight
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _kth_largest(values, k):
+    """The k-th largest of `values` (k <= size): one pass with a min-heap of k values."""
+    heap = values[:k].copy()
+    # Heapify: sift every parent down, the last first.
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, start, k)
+    for i in range(k, values.size):
+        if values[i] > heap[0]:
+            heap[0] = values[i]
+            _sift_down(heap, 0, k)
+    return heap[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(heap, i, size):
+    while True:
+        smallest = i
+        left, right = 2 * i + 1, 2 * i + 2
+        if left < size and heap[left] < heap[smallest]:
+            smallest = left
+        if right < size and heap[right] < heap[smallest]:
+            smallest = right
+        if smallest == i:
+            return
+        heap[i], heap[smallest] = heap[smallest], heap[i]
+        i = smallest
+
+
+@numba.njit(cache=True, nogil=True)
+def _collect(scores, touched, count, k):
+    """The touched passages scoring at least the k-th best, with their scores.
+
+    Resets every touched score to zero, leaving the accumulator ready for the next call.
+    """
+    values = np.empty(count, dtype=scores.dtype)
+    for i in range(count):
+        values[i] = scores[touched[i]]
+        scores[touched[i]] = 0.0
+    kth = -1.0  # fewer than k touched: every one is wanted
+    if count > k:
+        kth = _kth_largest(values, k)
+    chosen = 0
+    for i in range(count):
+        if values[i] >= kth:
+            chosen += 1
+    positions = np.empty(chosen, dtype=np.int64)
+    best = np.empty(chosen, dtype=values.dtype)
+    j = 0
+    for i in range(count):
+        if values[i] >= kth:
+            positions[j] = touched[i]
+            best[j] = values[i]
+            j += 1
+    return positions, best
+
+
+def top_candidates(
+    matrix: sp.csc_matrix, columns: np.ndarray, weights: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every passage scoring at least the k-th best score for these weighted columns.
+
+    Args:
+        matrix: The passage x term weights in CSC form (a column lists a term's passages).
+        columns: The question's term columns.
+        weights: The question's weight for each column.
+        k: How many best passages are wanted; ties with the k-th are all returned.
+
+    Returns:
+        (passage positions, their scores), in no particular order; empty when no
+        passage holds any of the terms.
+    """
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    n_passages = matrix.shape[0]
+    scores = getattr(_local, "scores", None)
+    if scores is None or scores.size != n_passages:
+        scores = _local.scores = np.zeros(n_passages, dtype=np.float32)
+    columns = np.ascontiguousarray(columns, dtype=np.int64)
+    total = int(sum(int(indptr[c + 1]) - int(indptr[c]) for c in columns.tolist()))
+    touched = np.empty(total, dtype=np.int64)
+    count = _accumulate(indptr, indices, data, columns, weights.astype(np.float32), scores, touched)
+    return _collect(scores, touched, count, max(k, 1))

@@ -1,0 +1,72 @@
+"""The compiled scoring loop against a plain numpy sum over the whole matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.scoring import top_candidates
+
+
+def _reference(matrix: sp.csc_matrix, columns: list[int], weights: np.ndarray) -> np.ndarray:
+    """Every passage's score: float32 sums, column by column, like the loop."""
+    scores = np.zeros(matrix.shape[0], dtype=np.float32)
+    for column, weight in zip(columns, weights, strict=True):
+        start, end = matrix.indptr[column], matrix.indptr[column + 1]
+        scores[matrix.indices[start:end]] += matrix.data[start:end] * weight
+    return scores
+
+
+@st.composite
+def questions(draw: st.DrawFn) -> tuple[sp.csc_matrix, list[int], np.ndarray, int]:
+    passages = draw(st.integers(1, 40))
+    terms = draw(st.integers(1, 8))
+    # Few distinct values, so equal scores (ties at the cut) are common.
+    values = st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0])
+    dense = np.array(
+        draw(st.lists(values, min_size=passages * terms, max_size=passages * terms)),
+        dtype=np.float32,
+    ).reshape(passages, terms)
+    matrix = sp.csc_matrix(dense)
+    matrix.sort_indices()
+    columns = draw(st.lists(st.integers(0, terms - 1), min_size=1, max_size=4, unique=True))
+    weights = np.array(
+        draw(st.lists(st.sampled_from([0.3, 1.0, 2.0]), min_size=len(columns), max_size=4))[
+            : len(columns)
+        ],
+        dtype=np.float32,
+    )
+    return matrix, columns, weights, draw(st.integers(1, 12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(questions())
+def test_returns_exactly_the_passages_at_or_above_the_kth_score(
+    question: tuple[sp.csc_matrix, list[int], np.ndarray, int],
+) -> None:
+    matrix, columns, weights, k = question
+    expected = _reference(matrix, columns, weights)
+    scored = np.flatnonzero(expected)
+    if scored.size > k:
+        kth = np.sort(expected[scored])[::-1][k - 1]
+        scored = scored[expected[scored] >= kth]
+    for _ in range(2):  # the second call finds the accumulator clean again
+        positions, scores = top_candidates(matrix, np.array(columns), weights, k)
+        order = np.argsort(positions)
+        assert positions[order].tolist() == scored.tolist()
+        assert scores[order].tolist() == expected[scored].tolist()
+
+
+def test_all_passages_tied_with_the_kth_are_kept() -> None:
+    matrix = sp.csc_matrix(np.array([[1.0], [2.0], [2.0], [2.0], [0.5]], dtype=np.float32))
+    positions, scores = top_candidates(matrix, np.array([0]), np.array([1.0], np.float32), 2)
+    assert sorted(positions.tolist()) == [1, 2, 3]
+    assert scores.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_no_posting_gives_nothing() -> None:
+    matrix = sp.csc_matrix((3, 2), dtype=np.float32)
+    positions, scores = top_candidates(matrix, np.array([0, 1]), np.ones(2, np.float32), 3)
+    assert positions.size == 0 and scores.size == 0
