@@ -307,7 +307,7 @@ def worker_ours_build(a: dict) -> dict:
     seconds = time.perf_counter() - started
     build_dir = index_mod.current_build(index)
     manifest = index_mod.read_manifest(build_dir)
-    words = len(json.loads((build_dir / "words.json").read_text(encoding="utf-8")))
+    words = len(index_mod.load(index).words)
     return {
         "seconds": seconds,
         "passages": report.passages,

@@ -10,7 +10,8 @@ Layout of the index folder (plain data only; loading an index never runs code)::
         vocabulary.json       index terms; a term's position is its matrix column
         vocabulary.*.npy      sorted 64-bit term hashes and their columns: the lookup
                               table questions use, memory-mapped (see `StringTable`)
-        words.json            surface words and their counts, for typo repair
+        words.txt             surface words, sorted, one a line, for typo repair;
+                              words.counts.npy holds their corpus counts
         filewords.jsonl       the same per corpus file, a line each in manifest order, for
                               incremental rebuilds; filewords.offsets.npy locates each line
         idf.npy               idf of each term
@@ -65,7 +66,7 @@ from bot.passages import Passage, split_documents
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: words.txt + words.counts.npy replace words.json
 CURRENT = "CURRENT"
 LOCK = ".lock"
 # Everything that shapes passages and terms; an index built with other values is stale.
@@ -890,7 +891,10 @@ def _write(
         if ids is not None:
             np.save(tmp / "passages.ids.hashes.npy", ids._hashes)
             np.save(tmp / "passages.ids.positions.npy", ids._columns)
-        _dump_json(tmp / "words.json", dict(words))
+        # Split and zipped at load: a tenth of the time of parsing a JSON object of the
+        # same words (0.8 s for the 737,215 words of a million passages).
+        (tmp / "words.txt").write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+        np.save(tmp / "words.counts.npy", np.fromiter(words.values(), np.int64, len(words)))
         _write_lines(tmp / "filewords.jsonl", tmp / "filewords.offsets.npy", words_lines)
         np.save(tmp / "idf.npy", idf)
         for prefix, matrix in (("weights", weights), ("counts", counts)):
@@ -989,7 +993,7 @@ def load(index_dir: Path) -> Index:
     build_dir = current_build(index_dir)
     manifest = read_manifest(build_dir)
     n, v = int(manifest["passages"]), int(manifest["terms"])
-    words = _load_json(build_dir / "words.json", dict)
+    words = _load_words(build_dir)
     idf = _load_array(build_dir / "idf.npy")
     offsets = _load_array(build_dir / "passages.offsets.npy")
     weights = _load_matrix(build_dir, "weights", sp.csc_matrix, (n, v))
@@ -1019,6 +1023,21 @@ def load(index_dir: Path) -> Index:
         float(manifest["scoring"]["k1"]),
         _load_table(build_dir / "passages.ids", n),
     )
+
+
+def _load_words(build_dir: Path) -> dict[str, int]:
+    """Surface word -> corpus count, from words.txt and words.counts.npy."""
+    path = build_dir / "words.txt"
+    try:
+        names = path.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
+    counts = _load_array(build_dir / "words.counts.npy")
+    if names.pop() != "" or counts.shape != (len(names),):
+        raise IndexCorrupt(f"{path} does not match words.counts.npy. {_REBUILD}")
+    return dict(zip(names, counts.tolist(), strict=True))
 
 
 def _load_vocabulary(build_dir: Path, size: int) -> StringTable | dict[str, int]:

@@ -50,7 +50,7 @@ def test_index_folder_holds_only_plain_data(small_corpus):
     report = build(small_corpus)
     folder = small_corpus.parent / "index" / report.build
     suffixes = {p.suffix for p in folder.iterdir()}
-    assert suffixes <= {".json", ".jsonl", ".npy"}
+    assert suffixes <= {".json", ".jsonl", ".npy", ".txt"}
     for path in folder.glob("*.npy"):
         np.load(path, allow_pickle=False)
 
@@ -74,7 +74,7 @@ def test_missing_index_says_how_to_build(tmp_path):
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda d: (d / "words.json").write_text('{"a": 1', encoding="utf-8"),
+        lambda d: (d / "words.txt").write_text("a\nb\n", encoding="utf-8"),
         lambda d: (d / "vocabulary.hashes.npy").write_bytes(
             (d / "vocabulary.hashes.npy").read_bytes()[:-8]
         ),
@@ -87,7 +87,7 @@ def test_missing_index_says_how_to_build(tmp_path):
         ),
     ],
     ids=[
-        "bad-json",
+        "words-without-counts",
         "cut-term-table",
         "truncated-passages",
         "garbage-npy",

@@ -415,7 +415,7 @@ def test_unknown_command_lists_the_known_ones(fake: FakeTelegram, bot: BotThread
     [
         ("/help", "/ask your question"),
         ("/sources", "cybersecurity-eu-external-action.txt"),
-        ("/about", "Index format 1, "),
+        ("/about", f"Index format {index_mod.FORMAT_VERSION}, "),
     ],
 )
 def test_info_commands(fake: FakeTelegram, bot: BotThread, command: str, expected: str) -> None:
