@@ -35,6 +35,7 @@ must still count (the zero-idf mistake drops it).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import fcntl
@@ -43,9 +44,11 @@ import itertools
 import json
 import logging
 import mmap
+import multiprocessing
 import os
 import platform
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter
@@ -556,6 +559,7 @@ def build(
     wait: bool = False,
     full: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
+    workers: int | None = None,
 ) -> BuildReport:
     """Builds the index of `corpus_dir` into `index_dir` and makes it current.
 
@@ -573,6 +577,7 @@ def build(
         full: Ignore the previous index and read every file.
         progress: Called after each file with (files done, files in all, percent of the
             corpus's bytes done), for a progress display.
+        workers: Processes that read files (default: one per CPU; see `_read_parts`).
 
     Raises:
         EmptyCorpus: No file in the corpus folder has any text.
@@ -587,27 +592,33 @@ def build(
             if previous
             else {}
         )
-        parts: list[FilePart] = []
-        skipped: list[FileInfo] = []
-        reused = 0
         listing = scan_corpus(corpus_dir)
         sizes = [_size(path) for path, _ in listing]
         total, done = sum(sizes) or 1, 0
-        for number, ((path, name), size) in enumerate(zip(listing, sizes, strict=True), 1):
-            done += size
-            if progress is not None:
-                progress(number, len(listing), 100 * done // total)
+        found: list[FilePart | None] = []
+        skipped: list[FileInfo] = []
+        for path, name in listing:
             number, entry = old_files.get(name, (-1, None))
-            part = _reuse(previous, entry, number, path) if previous else None
-            if part is not None:
-                parts.append(part)
-                reused += 1
-                continue
-            try:
-                parts.append(read_part(path, name))
-            except (CorpusFileError, OSError) as exc:
-                log.warning("skipped %s: %s", name, exc)
+            found.append(_reuse(previous, entry, number, path) if previous else None)
+        reused = sum(part is not None for part in found)
+        unread = [i for i, part in enumerate(found) if part is None]
+        # Progress counts files: the reused ones at once, then each as it is read.
+        for n, i in enumerate([i for i, part in enumerate(found) if part is not None], 1):
+            done += sizes[i]
+            if progress is not None:
+                progress(n, len(listing), 100 * done // total)
+        reads = _read_parts([listing[i] for i in unread], workers)
+        for n, (i, outcome) in enumerate(zip(unread, reads, strict=True), reused + 1):
+            if isinstance(outcome, FilePart):
+                found[i] = outcome
+            else:
+                path, name = listing[i]
+                log.warning("skipped %s: %s", name, outcome)
                 skipped.append(_info_or_placeholder(path, name))
+            done += sizes[i]
+            if progress is not None:
+                progress(n, len(listing), 100 * done // total)
+        parts = [part for part in found if part is not None]
         lines, counts, terms, words, id_hashes, term_hashes = assemble(parts, previous)
         if not lines:
             names = ", ".join(f.path for f in skipped)
@@ -665,6 +676,49 @@ def build(
         reused=reused,
         build=build_dir.name,
     )
+
+
+# Reading files in worker processes pays once there is this much text to read: each
+# part travels back pickled, and a small build is over before workers would start.
+PARALLEL_BYTES = 16 * 1024 * 1024
+
+
+def _read_parts(
+    files: list[tuple[Path, str]], workers: int | None = None
+) -> Iterator[FilePart | Exception]:
+    """Reads, splits and analyses files, in corpus order; a file that fails yields its error.
+
+    Reading and analysing is most of a build and each file is independent, so with
+    several files and enough text it runs in `workers` processes (default: one per
+    CPU), which brings a build of a million passages to about half the time on two
+    cores. The workers are forked, so they start at once and need nothing re-imported;
+    forking a process that runs other threads can deadlock the child (a lock held by
+    another thread stays held), so a build started beside other threads, such as the
+    Telegram bot's /reload, reads in its own process.
+    """
+    count = min(workers or os.cpu_count() or 1, len(files))
+    size = sum(_size(path) for path, _ in files)
+    if count < 2 or size < PARALLEL_BYTES or threading.active_count() > 1:
+        for path, name in files:
+            yield _read_or_error(path, name)
+        return
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
+        futures = [pool.submit(_read_or_error, path, name) for path, name in files]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _read_or_error(path: Path, name: str) -> FilePart | Exception:
+    """`read_part`, with a failure to read the file returned instead of raised."""
+    try:
+        return read_part(path, name)
+    except (CorpusFileError, OSError) as exc:
+        return exc
 
 
 def _previous_index(index_dir: Path) -> Index | None:

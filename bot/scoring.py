@@ -77,27 +77,38 @@ def _sift_down(heap, i, size):
 def _collect(scores, touched, count, k):
     """The touched passages scoring at least the k-th best, with their scores.
 
-    Resets every touched score to zero, leaving the accumulator ready for the next call.
+    Leaves every score at zero again, ready for the next call. When a large share of
+    the passages was touched, one sequential pass over the whole accumulator is
+    cheaper than visiting the touched ones at random.
     """
-    values = np.empty(count, dtype=scores.dtype)
-    for i in range(count):
-        values[i] = scores[touched[i]]
-        scores[touched[i]] = 0.0
-    kth = -1.0  # fewer than k touched: every one is wanted
+    dense = 4 * count > scores.size
+    kth = -1.0  # k or fewer touched: every one is wanted
     if count > k:
-        kth = _kth_largest(values, k)
+        if dense:
+            # The k best of all passages are touched ones: more than k scores are > 0.
+            kth = _kth_largest(scores, k)
+        else:
+            values = np.empty(count, dtype=scores.dtype)
+            for i in range(count):
+                values[i] = scores[touched[i]]
+            kth = _kth_largest(values, k)
     chosen = 0
     for i in range(count):
-        if values[i] >= kth:
+        if scores[touched[i]] >= kth:
             chosen += 1
     positions = np.empty(chosen, dtype=np.int64)
-    best = np.empty(chosen, dtype=values.dtype)
+    best = np.empty(chosen, dtype=scores.dtype)
     j = 0
     for i in range(count):
-        if values[i] >= kth:
-            positions[j] = touched[i]
-            best[j] = values[i]
+        passage = touched[i]
+        if scores[passage] >= kth:
+            positions[j] = passage
+            best[j] = scores[passage]
             j += 1
+        if not dense:
+            scores[passage] = 0.0
+    if dense:
+        scores[:] = 0.0
     return positions, best
 
 
@@ -123,6 +134,10 @@ def top_candidates(
         scores = _local.scores = np.zeros(n_passages, dtype=np.float32)
     columns = np.ascontiguousarray(columns, dtype=np.int64)
     total = int(sum(int(indptr[c + 1]) - int(indptr[c]) for c in columns.tolist()))
-    touched = np.empty(total, dtype=np.int64)
+    # Reused, like the accumulator: a fresh array of a million entries costs a page
+    # fault per 4 KB on first write, a tenth of a millisecond per question.
+    touched = getattr(_local, "touched", None)
+    if touched is None or touched.size < total:
+        touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
     count = _accumulate(indptr, indices, data, columns, weights.astype(np.float32), scores, touched)
     return _collect(scores, touched, count, max(k, 1))

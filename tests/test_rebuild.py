@@ -1,5 +1,6 @@
 """Rebuilding after text updates: incremental, equal to full, atomic, picked up live."""
 
+import concurrent.futures
 import io
 import os
 import queue
@@ -113,6 +114,27 @@ def test_incremental_build_equals_full_build(corpus, tmp_path):
     index_mod.build(corpus, tmp_path / "full-index", full=True)
     assert_same_index(
         index_mod.load(corpus.parent / "index"), index_mod.load(tmp_path / "full-index")
+    )
+
+
+def test_files_read_in_worker_processes_give_the_same_index(corpus, tmp_path, monkeypatch):
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (corpus / "notes.txt").write_bytes(b"")  # no text: no passages, still listed
+    one = build(corpus, workers=1)
+    monkeypatch.setattr(index_mod, "PARALLEL_BYTES", 0)  # small files, worker processes anyway
+    submitted = []
+    submit = concurrent.futures.ProcessPoolExecutor.submit
+    monkeypatch.setattr(
+        concurrent.futures.ProcessPoolExecutor,
+        "submit",
+        lambda pool, fn, *args: submitted.append(args[1]) or submit(pool, fn, *args),
+    )
+    two = index_mod.build(corpus, tmp_path / "parallel", workers=2)
+    assert sorted(submitted) == sorted(p.name for p in corpus.iterdir())
+    assert (two.files, two.passages, two.skipped) == (one.files, one.passages, one.skipped)
+    assert two.skipped == ("broken.pdf",)
+    assert_same_index(
+        index_mod.load(corpus.parent / "index"), index_mod.load(tmp_path / "parallel")
     )
 
 

@@ -23,8 +23,9 @@ def _reference(matrix: sp.csc_matrix, columns: list[int], weights: np.ndarray) -
 def questions(draw: st.DrawFn) -> tuple[sp.csc_matrix, list[int], np.ndarray, int]:
     passages = draw(st.integers(1, 40))
     terms = draw(st.integers(1, 8))
-    # Few distinct values, so equal scores (ties at the cut) are common.
-    values = st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0])
+    # Few distinct values, so equal scores (ties at the cut) are common; dense and
+    # sparse matrices both (the loop handles a large touched share differently).
+    values = st.sampled_from([0.0] * draw(st.integers(1, 30)) + [0.5, 1.0, 2.0])
     dense = np.array(
         draw(st.lists(values, min_size=passages * terms, max_size=passages * terms)),
         dtype=np.float32,
