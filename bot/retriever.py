@@ -125,18 +125,18 @@ class Retriever:
         best: tuple[int, int, str] | None = None
         buckets = self._typo_buckets
         for length in range(len(word) - limit, len(word) + limit + 1):
-            candidates = set(buckets.get(("head", length, word[:2]), ()))
-            candidates.update(buckets.get(("tail", length, word[-2:]), ()))
-            if not candidates:
-                continue
-            for candidate, distance, _ in process.extract(
-                word, sorted(candidates), scorer=OSA.distance, score_cutoff=limit, limit=20
-            ):
-                if distance > 1 and candidate[0] != word[0]:
+            for key in (("head", length, word[:2]), ("tail", length, word[-2:])):
+                candidates = buckets.get(key)
+                if not candidates:
                     continue
-                key = (int(distance), -self.index.words[candidate], candidate)
-                if best is None or key < best:
-                    best = key
+                for candidate, distance, _ in process.extract(
+                    word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=20
+                ):
+                    if distance > 1 and candidate[0] != word[0]:
+                        continue
+                    rank = (int(distance), -self.index.words[candidate], candidate)
+                    if best is None or rank < best:
+                        best = rank
         return best[2] if best else None
 
     @cached_property

@@ -37,10 +37,10 @@ def _accumulate(indptr, indices, data, columns, weights, scores, touched):
         weight = weights[j]
         for p in range(indptr[column], indptr[column + 1]):
             passage = indices[p]
-            if scores[passage] == 0.0:
-                touched[count] = passage
-                count += 1
-            scores[passage] += data[p] * weight
+            value = scores[passage]
+            touched[count] = passage
+            count += value == 0.0
+            scores[passage] = value + data[p] * weight
     return count
 
 
