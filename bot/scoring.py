@@ -15,15 +15,32 @@ numba compiles the functions on first use and caches the machine code beside thi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
 _local = threading.local()  # each thread's accumulator: questions run in worker threads
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(function: F) -> F:
+    """Compiles a function with numba, caching the machine code where it can be written.
+
+    nogil: the Telegram bot answers in several threads, and the loops need no Python
+    objects, so they run truly in parallel. numba refuses to cache when neither the
+    package folder nor the user's cache folder is writable; the functions are then
+    compiled afresh in each process (a second or two on the first question).
+    """
+    try:
+        return cast(F, numba.njit(cache=True, nogil=True)(function))
+    except RuntimeError:
+        return cast(F, numba.njit(nogil=True)(function))
+
+
+@_compiled
 def _accumulate(indptr, indices, data, columns, weights, scores, touched):
     """Adds weight x value of every posting of `columns`; returns how many passages it touched.
 
@@ -44,7 +61,7 @@ def _accumulate(indptr, indices, data, columns, weights, scores, touched):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _kth_largest(values, k):
     """The k-th largest of `values` (k <= size): one pass with a min-heap of k values."""
     heap = values[:k].copy()
@@ -58,7 +75,7 @@ def _kth_largest(values, k):
     return heap[0]
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _sift_down(heap, i, size):
     while True:
         smallest = i
@@ -73,7 +90,7 @@ def _sift_down(heap, i, size):
         i = smallest
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _collect(scores, touched, count, k):
     """The touched passages scoring at least the k-th best, with their scores.
 
