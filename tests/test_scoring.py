@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import scoring
 from bot.scoring import top_candidates
 
 
@@ -53,8 +56,11 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(
     if scored.size > k:
         kth = np.sort(expected[scored])[::-1][k - 1]
         scored = scored[expected[scored] >= kth]
-    for _ in range(2):  # the second call finds the accumulator clean again
-        positions, scores = top_candidates(matrix, np.array(columns), weights, k)
+    # Twice each way: the second call finds the accumulators clean again; with every
+    # question split between two threads, then with none.
+    for split in (0, 0, scoring.SPLIT_POSTINGS, scoring.SPLIT_POSTINGS):
+        with mock.patch.object(scoring, "SPLIT_POSTINGS", split):
+            positions, scores = top_candidates(matrix, np.array(columns), weights, k)
         order = np.argsort(positions)
         assert positions[order].tolist() == scored.tolist()
         assert scores[order].tolist() == expected[scored].tolist()
