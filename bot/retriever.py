@@ -121,23 +121,27 @@ class Retriever:
         """
         if len(word) < 4 or not word.isalpha():
             return None
-        limit = 1 if len(word) <= 8 else 2
-        best: tuple[int, int, str] | None = None
-        buckets = self._typo_buckets
-        for length in range(len(word) - limit, len(word) + limit + 1):
-            for key in (("head", length, word[:2]), ("tail", length, word[-2:])):
-                candidates = buckets.get(key)
-                if not candidates:
-                    continue
-                for candidate, distance, _ in process.extract(
-                    word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=20
-                ):
-                    if distance > 1 and candidate[0] != word[0]:
+        # One edit first: any such word beats every two-edit one, and most typos are
+        # one edit, so the wider two-edit search (more lengths, more candidates) is
+        # only needed when the first finds nothing.
+        for limit in (1, 2) if len(word) > 8 else (1,):
+            best: tuple[int, int, str] | None = None
+            for length in range(len(word) - limit, len(word) + limit + 1):
+                for key in (("head", length, word[:2]), ("tail", length, word[-2:])):
+                    candidates = self._typo_buckets.get(key)
+                    if not candidates:
                         continue
-                    rank = (int(distance), -self.index.words[candidate], candidate)
-                    if best is None or rank < best:
-                        best = rank
-        return best[2] if best else None
+                    for candidate, distance, _ in process.extract(
+                        word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=20
+                    ):
+                        if distance > 1 and candidate[0] != word[0]:
+                            continue
+                        rank = (int(distance), -self.index.words[candidate], candidate)
+                        if best is None or rank < best:
+                            best = rank
+            if best is not None:
+                return best[2]
+        return None
 
     @cached_property
     def _surface_of_stem(self) -> dict[str, str]:
