@@ -4,10 +4,12 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
-from bot.passages import split_documents
+from bot.passages import Passage, split_documents
 
 
 def build(corpus, **kwargs):
@@ -252,3 +254,31 @@ def test_passages_are_found_by_id_in_the_current_index(small_corpus):
     for passage in loaded.passages:
         assert loaded.position_of(passage.id) == passage.position
     assert loaded.position_of("energy.txt#99-deadbeef") is None
+
+
+_WORDS = st.sampled_from(
+    ["cyber", "Cyber", "defence", "defences", "the", "of", "a", "5", "x", "EU's", "é", "naïve", "б"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_WORDS, max_size=12).map(" ".join), min_size=1, max_size=6))
+def test_passage_counts_are_exactly_what_the_analyzer_makes(texts):
+    """The vectorised counting (per distinct word, bigrams as numbers) against
+    `analysis.analyze` passage by passage: the same terms, each counted as often."""
+    from collections import Counter
+
+    from bot import analysis
+
+    passages = [Passage(f"d#{i}", "d", "", text, i) for i, text in enumerate(texts)]
+    counts, terms, words = index_mod.analyze_passages(passages)
+    assert terms == sorted(terms)
+    expected_words: Counter[str] = Counter()
+    for row, text in enumerate(texts):
+        start, end = counts.indptr[row], counts.indptr[row + 1]
+        row_terms = counts.indices[start:end].tolist()
+        row_counts = counts.data[start:end].tolist()
+        got = {terms[c]: int(n) for c, n in zip(row_terms, row_counts, strict=True)}
+        assert got == dict(Counter(analysis.analyze(text)))
+        expected_words.update(analysis.content_words(text))
+    assert dict(words) == dict(expected_words)
