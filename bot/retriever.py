@@ -102,6 +102,8 @@ class Retriever:
         first two or its last two letters are intact. Comparing against those buckets
         only keeps a repair in the microseconds on a vocabulary of a million words,
         where scanning every word of the right length would take a tenth of a second.
+        Each bucket lists its words alphabetically (the index stores them sorted), so
+        `repair` compares them in a fixed order without sorting anything per question.
         """
         buckets: dict[tuple[str, int, str], list[str]] = defaultdict(list)
         for word in self.index.words:
