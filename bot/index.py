@@ -15,7 +15,9 @@ Layout of the index folder (plain data only; loading an index never runs code)::
         filewords.jsonl       the same per corpus file, a line each in manifest order, for
                               incremental rebuilds; filewords.offsets.npy locates each line
         idf.npy               idf of each term
-        weights.*.npy         BM25-weighted passage x term matrix, CSC (data, indices, indptr)
+        weights.*.npy         BM25-weighted passage x term matrix, CSC (data, indices, indptr);
+                              each column lists its passages in order (scipy's tocsc does),
+                              which `bot.scoring` relies on to split a question
         counts.*.npy          raw term counts, CSR, so a rebuild can reuse unchanged files
         passages.jsonl        one passage a line; passages.offsets.npy locates each line
 
