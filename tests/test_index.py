@@ -282,3 +282,12 @@ def test_passage_counts_are_exactly_what_the_analyzer_makes(texts):
         assert got == dict(Counter(analysis.analyze(text)))
         expected_words.update(analysis.content_words(text))
     assert dict(words) == dict(expected_words)
+
+
+def test_weight_columns_list_their_passages_in_order(small_corpus):
+    """bot.scoring splits a question's postings by passage range with a binary search."""
+    build(small_corpus)
+    weights = index_mod.load(small_corpus.parent / "index").weights
+    for column in range(weights.shape[1]):
+        passages = weights.indices[weights.indptr[column] : weights.indptr[column + 1]]
+        assert (np.diff(passages) > 0).all()
