@@ -616,7 +616,7 @@ def build(
             done += sizes[i]
             if progress is not None:
                 progress(n, len(listing), 100 * done // total)
-        reads = _read_parts([listing[i] for i in unread], workers)
+        reads = _read_parts([listing[i] for i in unread], sum(sizes[i] for i in unread), workers)
         for n, (i, outcome) in enumerate(zip(unread, reads, strict=True), reused + 1):
             if isinstance(outcome, FilePart):
                 found[i] = outcome
@@ -693,7 +693,7 @@ PARALLEL_BYTES = 16 * 1024 * 1024
 
 
 def _read_parts(
-    files: list[tuple[Path, str]], workers: int | None = None
+    files: list[tuple[Path, str]], size: int, workers: int | None = None
 ) -> Iterator[FilePart | Exception]:
     """Reads, splits and analyses files, in corpus order; a file that fails yields its error.
 
@@ -703,10 +703,9 @@ def _read_parts(
     cores. The workers are forked, so they start at once and need nothing re-imported;
     forking a process that runs other threads can deadlock the child (a lock held by
     another thread stays held), so a build started beside other threads, such as the
-    Telegram bot's /reload, reads in its own process.
+    Telegram bot's /reload, reads in its own process. `size` is the files' bytes in all.
     """
     count = min(workers or os.cpu_count() or 1, len(files))
-    size = sum(_size(path) for path, _ in files)
     if count < 2 or size < PARALLEL_BYTES or threading.active_count() > 1:
         for path, name in files:
             yield _read_or_error(path, name)
@@ -1091,12 +1090,7 @@ def load(index_dir: Path) -> Index:
 def _load_words(build_dir: Path) -> dict[str, int]:
     """Surface word -> corpus count, from words.txt and words.counts.npy."""
     path = build_dir / "words.txt"
-    try:
-        names = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
+    names = _load_text(path).split("\n")
     counts = _load_array(build_dir / "words.counts.npy")
     if names.pop() != "" or counts.shape != (len(names),):
         raise IndexCorrupt(f"{path} does not match words.counts.npy. {_REBUILD}")
@@ -1133,12 +1127,20 @@ def _load_table(prefix: Path, size: int) -> StringTable | None:
     return StringTable(hashes, positions)
 
 
-def _load_json(path: Path, kind: type) -> Any:
+def _load_text(path: Path) -> str:
+    """An index text file, or IndexCorrupt naming it and the fix."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise IndexCorrupt(f"{path} is missing. {_REBUILD}") from None
     except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
+
+
+def _load_json(path: Path, kind: type) -> Any:
+    try:
+        value = json.loads(_load_text(path))
+    except ValueError as exc:
         raise IndexCorrupt(f"{path} is damaged ({exc}). {_REBUILD}") from None
     if not isinstance(value, kind):
         raise IndexCorrupt(f"{path} holds the wrong kind of data. {_REBUILD}")
