@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
-BENCH_DIR ?= ../shared/bench
+BENCH_DIR ?= bench/data
 
 .PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram clean
 

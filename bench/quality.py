@@ -1,7 +1,7 @@
 """Retrieval quality on public test collections, side by side with bm25s.
 
 For each collection folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels.tsv``; see
-``../shared/bench/README.md``) this builds our index from ``corpus.jsonl`` through the
+``bench/data/README.md``) this builds our index from ``corpus.jsonl`` through the
 product's own code path (``bot.index.build`` on a temporary corpus folder, then
 ``bot.retriever.Retriever.search``), runs every query, and does the same with bm25s
 (its English stop words, PyStemmer's English stemmer, k1=1.5, b=0.75). Metrics follow
@@ -11,7 +11,7 @@ Usage::
 
     python bench/quality.py [COLLECTION_DIR ...] [--json PATH] [--setting NAME=VALUE ...]
 
-With no folder, every folder under ``../shared/bench/`` (beside the project) is used.
+With no folder, every collection shipped in ``bench/data/`` is used.
 ``--setting`` overrides a field of ``bot.config.Settings`` (for experiments only: the bar
 is measured with the defaults the bot ships with).
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import statistics
 import sys
 import tempfile
@@ -38,12 +37,12 @@ import bm25s  # noqa: E402
 import ir_measures  # noqa: E402
 import Stemmer  # noqa: E402
 from ir_measures import AP, RR, P, R, nDCG  # noqa: E402
+from testdata import collection_folders, copy_corpus, corpus_file, open_text  # noqa: E402
 
 from bot import index as index_mod  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.retriever import Retriever  # noqa: E402
 
-DEFAULT_BENCH = ROOT.parent / "shared" / "bench"
 # Documents kept per query and system; the most passages ever asked of our retriever.
 DEPTH = 100
 PASSAGE_DEPTH_MAX = 100_000
@@ -85,14 +84,14 @@ class SystemResult:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
 def load_collection(path: Path) -> Collection:
     docs = [
         {"id": str(d["id"]), "title": d.get("title") or "", "text": d.get("text") or ""}
-        for d in read_jsonl(path / "corpus.jsonl")
+        for d in read_jsonl(corpus_file(path))
     ]
     queries = {str(q["id"]): q["text"] for q in read_jsonl(path / "queries.jsonl")}
     qrels: Qrels = {}
@@ -124,7 +123,7 @@ def run_ours(collection: Collection, settings: Settings) -> tuple[Run, SystemRes
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         corpus_dir, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         corpus_dir.mkdir()
-        shutil.copyfile(collection.path / "corpus.jsonl", corpus_dir / "corpus.jsonl")
+        copy_corpus(collection.path, corpus_dir / "corpus.jsonl")
         report = index_mod.build(corpus_dir, index_dir, k1=settings.k1, b=settings.b)
         retriever = Retriever(index_mod.load(index_dir))
         run: Run = {}
@@ -263,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "collections",
         nargs="*",
         type=Path,
-        help="collection folders (default: every folder under ../shared/bench/)",
+        help="collection folders (default: the four shipped in bench/data/)",
     )
     parser.add_argument("--json", type=Path, help="write the table as JSON to this path")
     parser.add_argument(
@@ -278,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
 
     settings = parse_settings(args.setting)
-    folders = args.collections or sorted(p for p in DEFAULT_BENCH.iterdir() if p.is_dir())
+    folders = args.collections or collection_folders()
     rows: list[dict[str, Any]] = []
     for folder in folders:
         collection = load_collection(folder)

@@ -2,7 +2,7 @@
 
 1. Generates a corpus of FILES text files (default 2,000 files of 100 passages each,
    about 200,000 passages) from the sentences of the public collections in
-   ../shared/bench (fixed seed), builds it in full, changes one file and rebuilds
+   bench/data (fixed seed), builds it in full, changes one file and rebuilds
    incrementally, and prints both times and their ratio (the bar: at most 10%).
 2. Asks QUESTIONS questions back to back in one process (an `Engine`, as the console
    and the Telegram bot use it) while another thread rebuilds and swaps the index
@@ -24,18 +24,20 @@ import threading
 import time
 from pathlib import Path
 
+from testdata import collection_folders, corpus_file, open_text
+
 from bot import index as index_mod
 from bot.config import Settings
 from bot.engine import Engine
-
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 
 
 def sentences(seed: int) -> list[str]:
     """Sentences of every collection's documents, shuffled with a fixed seed."""
     out: list[str] = []
-    for corpus in sorted(BENCH.glob("*/corpus.jsonl")):
-        for line in corpus.read_text(encoding="utf-8").splitlines():
+    for folder in collection_folders():
+        with open_text(corpus_file(folder)) as handle:
+            lines = handle.read().splitlines()
+        for line in lines:
             text = json.loads(line)["text"]
             out.extend(s.strip() + "." for s in text.split(" . ") if len(s.split()) > 5)
     random.Random(seed).shuffle(out)

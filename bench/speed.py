@@ -9,7 +9,7 @@ Usage (from the repository root)::
 What it does, for each size:
 
 1. Generates a corpus of passage-sized documents by sampling and recombining sentences
-   of the test collections in ../shared/bench/*/corpus.jsonl (fixed seed), written as
+   of the test collections in bench/data/*/corpus.jsonl.gz (fixed seed), written as
    .jsonl files of 100,000 lines. One line is one passage in our index (2-6 sentences,
    about 40-120 words, well under the splitter's 150-word limit); the script checks
    that the passage count of our build equals the line count. See `Generator` for how
@@ -54,9 +54,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from testdata import DATA, collection_folders, corpus_file, open_text
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = ROOT.parent / "shared" / "bench"
+DEFAULT_SOURCE = DATA
 LINES_PER_FILE = 100_000
 SYSTEMS = ("ours", "numpy", "numba")
 WARMUP_QUESTION = "aerodinamic heating of a hypersonic wing"  # a typo: exercises repair
@@ -105,9 +106,9 @@ class Generator:
         # collections -> documents -> (title, sentences as word tuples)
         self.collections: list[list[tuple[str, list[tuple[str, ...]]]]] = []
         self.starts: list[tuple[int, int, int]] = []  # every sentence, as a start
-        for path in sorted(source.glob("*/corpus.jsonl")):
+        for folder in collection_folders(source):
             docs = []
-            with open(path, encoding="utf-8") as handle:
+            with open_text(corpus_file(folder)) as handle:
                 for line in handle:
                     record = json.loads(line)
                     sentences = [
@@ -122,7 +123,7 @@ class Generator:
             for d, (_, sentences) in enumerate(docs):
                 self.starts.extend((c, d, s) for s in range(len(sentences)))
         if not self.starts:
-            raise SystemExit(f"no sentences found in {source}/*/corpus.jsonl")
+            raise SystemExit(f"no sentences found in the corpora under {source}")
 
     def _name(self) -> str:
         """An invented name; the Zipf draw picks which, so names recur like real ones."""

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fake_telegram import Call, FakeTelegram  # noqa: E402
 
 CORPUS = ROOT / "corpus"
-QUESTIONS = ROOT / "tests" / "data" / "dev_questions.jsonl"
+QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
 
 
 def load_questions() -> list[str]:

@@ -225,7 +225,7 @@ def test_eval_prints_the_figures(project, capsys):
     code, out, _ = cli(
         capsys,
         "eval",
-        str(ROOT / "tests" / "data" / "dev_questions.jsonl"),
+        str(ROOT / "eval" / "dev_questions.jsonl"),
         "--corpus",
         str(project / "corpus"),
         "--index",

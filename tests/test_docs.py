@@ -2,6 +2,8 @@
 
 import re
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +11,7 @@ from tests.conftest import ROOT, run_bot
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+BENCH_README = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
 
 
 def readme_commands() -> list[str]:
@@ -44,13 +47,8 @@ def test_make_targets_named_in_the_readme_exist():
 def test_readme_commands_run(command, tmp_path, shipped_corpus):
     args = shlex.split(command)[3:]
     if args[0] == "eval":
-        # The README's paths are relative to the project; run from a copy's parent.
-        args = [
-            "eval",
-            str(ROOT / args[1])
-            if not args[1].startswith("..")
-            else str((ROOT / args[1]).resolve()),
-        ]
+        # The README's paths are relative to the project; run from elsewhere.
+        args = ["eval", str(ROOT / args[1])]
     stdin = "What is PESCO?\nthanks\n" if args[-1] == "-" else None
     result = run_bot(*args, cwd=tmp_path, stdin=stdin)
     assert result.returncode == 0, (command, result.stderr)
@@ -67,3 +65,33 @@ def test_documented_defaults_are_the_real_defaults():
         assert float(shown) == float(getattr(defaults, field_of[var])), var
         checked += 1
     assert checked >= 5
+
+
+def tracked_files() -> list[Path]:
+    """The files a user gets by cloning the repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    return [ROOT / name for name in listed.split("\0") if name]
+
+
+def test_nothing_refers_outside_the_repository():
+    # A user clones only the repository: no file may read material from beside it.
+    outside = re.compile(r"\.\./" + "shared|/work/" + "shared")
+    named = [
+        str(path.relative_to(ROOT))
+        for path in tracked_files()
+        if path.is_file() and outside.search(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert named == []
+
+
+def test_readme_paths_and_benchmark_defaults_exist_inside_the_repository():
+    paths = re.findall(r"python -m bot eval ([a-z][^\s`]*\.jsonl)", README)  # not FILE.jsonl
+    paths += re.findall(r"bench/quality\.py ((?:bench/data/\w+ ?)+)", BENCH_README)[0].split()
+    paths += re.findall(r"^BENCH_DIR \?= (\S+)", MAKEFILE, re.M)
+    assert len(paths) >= 6
+    for name in paths:
+        path = (ROOT / name).resolve()
+        assert path.is_relative_to(ROOT), name
+        assert path.exists(), name

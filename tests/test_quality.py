@@ -3,9 +3,8 @@
 Every answerable question must be answered right at hit@1 and every unanswerable one
 declined. A question of the project's own set may carry "known_limitation" with
 the reason lexical retrieval cannot answer it; it still counts in the figures. The
-question files are the seed set shipped in ../shared and the project's own
-set in tests/data (facts, typos, word forms, and out-of-scope questions sharing words
-with the corpus).
+question files are the seed set and the project's own set in eval/ (facts, typos, word
+forms, and out-of-scope questions sharing words with the corpus).
 """
 
 import json
@@ -16,14 +15,12 @@ import pytest
 from bot.evaluate import evaluate, read_questions
 from tests.conftest import ROOT
 
-SEED = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
-FILES = [ROOT / "tests" / "data" / "dev_questions.jsonl", SEED]
+SEED = ROOT / "eval" / "seed_dev.jsonl"
+FILES = [ROOT / "eval" / "dev_questions.jsonl", SEED]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
 def test_every_question_right_or_honestly_declined(shipped_engine, path):
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the seed questions ship beside the project in ../shared")
     report = evaluate(shipped_engine, read_questions(path))
     limits = known_limitations(path)
     wrong = [
