@@ -10,6 +10,13 @@ untouched passage: the cost grows with the postings, not the corpus.
 
 numba compiles the functions on first use and caches the machine code beside this file
 (`__pycache__`), so only the first question after installation waits for the compiler.
+Importing numba and loading that cached code still cost about a second in a fresh
+process (0.4 s import, 0.55 s loading), which a one-shot `python -m bot ask` would pay
+for a question with a handful of postings. So a question with fewer than
+`NUMPY_POSTINGS` postings is summed with numpy, column by column, in the same float32
+order as the loop (the same scores to the bit), and numba is imported only when the
+first large question comes; the console and the Telegram bot call `warm_up` in the
+background at start so that their first large question does not wait.
 """
 
 from __future__ import annotations
@@ -17,119 +24,52 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 _local = threading.local()  # each thread's accumulator: questions run in worker threads
-F = TypeVar("F", bound=Callable[..., Any])
+
+# Below this many postings numpy's per-column passes cost less than a call into the
+# compiled loop would save (and a fresh process skips loading numba altogether).
+NUMPY_POSTINGS = 20_000
+
+_kernels_lock = threading.Lock()
+_kernels: Any = None  # the compiled functions (bot._kernels), loaded on first need
 
 
-def _compiled(function: F) -> F:
-    """Compiles a function with numba, caching the machine code where it can be written.
+def compiled() -> Any:
+    """The compiled kernels module, imported (and its machine code loaded) once."""
+    global _kernels
+    if _kernels is None:
+        with _kernels_lock:
+            if _kernels is None:
+                from bot import _kernels as kernels
 
-    nogil: the Telegram bot answers in several threads, and the loops need no Python
-    objects, so they run truly in parallel. numba refuses to cache when neither the
-    package folder nor the user's cache folder is writable; the functions are then
-    compiled afresh in each process (a second or two on the first question).
+                _kernels = kernels
+    return _kernels
+
+
+def warm_up() -> None:
+    """Loads the compiled loop and runs it once, so no question waits for it.
+
+    For long-running front ends, in a background thread: a one-shot command never
+    needs it for a small corpus.
     """
-    try:
-        return cast(F, numba.njit(cache=True, nogil=True)(function))
-    except RuntimeError:
-        return cast(F, numba.njit(nogil=True)(function))
-
-
-@_compiled
-def _accumulate(starts, ends, indices, data, weights, scores, touched):
-    """Adds weight x value of postings `starts[j]:ends[j]` of each question term j.
-
-    Returns how many passages it touched, listed in `touched`.
-
-    Sums are float32, like the stored weights: half the memory traffic of float64 on
-    an accumulator that is read at random. Every stored value is positive (idf > 0 and
-    tf > 0), so a zero score marks a passage not yet touched.
-    """
-    count = 0
-    for j in range(starts.size):
-        weight = weights[j]
-        for p in range(starts[j], ends[j]):
-            passage = indices[p]
-            value = scores[passage]
-            touched[count] = passage
-            count += value == 0.0
-            scores[passage] = value + data[p] * weight
-    return count
-
-
-@_compiled
-def _kth_largest(values, k):
-    """The k-th largest of `values` (k <= size): one pass with a min-heap of k values."""
-    heap = values[:k].copy()
-    # Heapify: sift every parent down, the last first.
-    for start in range(k // 2 - 1, -1, -1):
-        _sift_down(heap, start, k)
-    for i in range(k, values.size):
-        if values[i] > heap[0]:
-            heap[0] = values[i]
-            _sift_down(heap, 0, k)
-    return heap[0]
-
-
-@_compiled
-def _sift_down(heap, i, size):
-    while True:
-        smallest = i
-        left, right = 2 * i + 1, 2 * i + 2
-        if left < size and heap[left] < heap[smallest]:
-            smallest = left
-        if right < size and heap[right] < heap[smallest]:
-            smallest = right
-        if smallest == i:
-            return
-        heap[i], heap[smallest] = heap[smallest], heap[i]
-        i = smallest
-
-
-@_compiled
-def _collect(scores, touched, count, k):
-    """The touched passages scoring at least the k-th best, with their scores.
-
-    Leaves every score at zero again, ready for the next call. When a large share of
-    the passages was touched, one sequential pass over the whole accumulator is
-    cheaper than visiting the touched ones at random.
-    """
-    dense = 4 * count > scores.size
-    kth = -1.0  # k or fewer touched: every one is wanted
-    if count > k:
-        if dense:
-            # The k best of all passages are touched ones: more than k scores are > 0.
-            kth = _kth_largest(scores, k)
-        else:
-            values = np.empty(count, dtype=scores.dtype)
-            for i in range(count):
-                values[i] = scores[touched[i]]
-            kth = _kth_largest(values, k)
-    chosen = 0
-    for i in range(count):
-        if scores[touched[i]] >= kth:
-            chosen += 1
-    positions = np.empty(chosen, dtype=np.int64)
-    best = np.empty(chosen, dtype=scores.dtype)
-    j = 0
-    for i in range(count):
-        passage = touched[i]
-        if scores[passage] >= kth:
-            positions[j] = passage
-            best[j] = scores[passage]
-            j += 1
-        if not dense:
-            scores[passage] = 0.0
-    if dense:
-        scores[:] = 0.0
-    return positions, best
+    matrix = sp.csc_matrix(np.ones((2, 1), dtype=np.float32))
+    kernels = compiled()
+    _score_compiled(
+        kernels,
+        matrix.indices,
+        matrix.data,
+        np.array([0]),
+        np.array([2]),
+        np.ones(1, np.float32),
+        2,
+        2,
+        1,
+    )
 
 
 # Below this many postings a question is scored in one thread: handing half of it to
@@ -216,6 +156,51 @@ def _score(
     total: int,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores the given postings with numpy when they are few, else the compiled loop."""
+    if total < NUMPY_POSTINGS:
+        return _score_numpy(indices, data, starts, ends, weights, k)
+    return _score_compiled(compiled(), indices, data, starts, ends, weights, n_passages, total, k)
+
+
+def _score_numpy(
+    indices: np.ndarray,
+    data: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled loop's result, in numpy: the touched passages, summed term by term.
+
+    Each column lists a passage at most once, so one fancy-index add per term sums it
+    in float32 in the loop's order, and the scores equal the loop's to the bit.
+    """
+    parts = [indices[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
+    if not parts or sum(part.size for part in parts) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    positions = np.unique(np.concatenate(parts)).astype(np.int64)
+    best = np.zeros(positions.size, dtype=np.float32)
+    for part, start, end, weight in zip(
+        parts, starts.tolist(), ends.tolist(), weights, strict=True
+    ):
+        best[np.searchsorted(positions, part)] += data[start:end] * weight
+    if best.size > k:
+        keep = best >= np.partition(best, best.size - k)[best.size - k]
+        positions, best = positions[keep], best[keep]
+    return positions, best
+
+
+def _score_compiled(
+    kernels: Any,
+    indices: np.ndarray,
+    data: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    weights: np.ndarray,
+    n_passages: int,
+    total: int,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Accumulates the given postings in this thread's buffers and collects the best."""
     scores = getattr(_local, "scores", None)
     if scores is None or scores.size != n_passages:
@@ -225,5 +210,5 @@ def _score(
     touched = getattr(_local, "touched", None)
     if touched is None or touched.size < total:
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
-    count = _accumulate(starts, ends, indices, data, weights, scores, touched)
-    return _collect(scores, touched, count, k)
+    count = kernels.accumulate(starts, ends, indices, data, weights, scores, touched)
+    return kernels.collect(scores, touched, count, k)

@@ -1,4 +1,4 @@
-"""The compiled scoring loop against a plain numpy sum over the whole matrix."""
+"""Both scoring paths (numpy, compiled loop) against a plain sum over the whole matrix."""
 
 from __future__ import annotations
 
@@ -56,10 +56,15 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(
     if scored.size > k:
         kth = np.sort(expected[scored])[::-1][k - 1]
         scored = scored[expected[scored] >= kth]
-    # Twice each way: the second call finds the accumulators clean again; with every
-    # question split between two threads, then with none.
-    for split in (0, 0, scoring.SPLIT_POSTINGS, scoring.SPLIT_POSTINGS):
-        with mock.patch.object(scoring, "SPLIT_POSTINGS", split):
+    # Twice each way: the second call finds the accumulators clean again; the compiled
+    # loop with every question split between two threads, then with none; then numpy.
+    ways = [(0, 0), (0, 0), (scoring.SPLIT_POSTINGS, 0), (scoring.SPLIT_POSTINGS, 0)]
+    ways += [(scoring.SPLIT_POSTINGS, 10**9)] * 2
+    for split, small in ways:
+        with (
+            mock.patch.object(scoring, "SPLIT_POSTINGS", split),
+            mock.patch.object(scoring, "NUMPY_POSTINGS", small),
+        ):
             positions, scores = top_candidates(matrix, np.array(columns), weights, k)
         order = np.argsort(positions)
         assert positions[order].tolist() == scored.tolist()
@@ -77,3 +82,21 @@ def test_no_posting_gives_nothing() -> None:
     matrix = sp.csc_matrix((3, 2), dtype=np.float32)
     positions, scores = top_candidates(matrix, np.array([0, 1]), np.ones(2, np.float32), 3)
     assert positions.size == 0 and scores.size == 0
+
+
+def test_small_questions_do_not_load_the_compiled_loop() -> None:
+    # A one-shot `ask` on a small corpus must not pay a second for numba.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, scipy.sparse as sp\n"
+        "from bot import scoring\n"
+        "m = sp.csc_matrix(np.eye(4, dtype=np.float32))\n"
+        "p, s = scoring.top_candidates(m, np.array([1, 2]), np.ones(2, np.float32), 1)\n"
+        "assert sorted(p.tolist()) == [1, 2], p\n"
+        "print('numba' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,120 @@
+"""The compiled scoring loops (numba), imported only when a question needs them.
+
+Kept apart from `bot.scoring` because importing numba and loading the cached machine
+code costs about a second: `bot.scoring` imports this module on the first question with
+many postings (or in a front end's background warm-up), never at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _compiled(function: F) -> F:
+    """Compiles a function with numba, caching the machine code where it can be written.
+
+    nogil: the Telegram bot answers in several threads, and the loops need no Python
+    objects, so they run truly in parallel. numba refuses to cache when neither the
+    package folder nor the user's cache folder is writable; the functions are then
+    compiled afresh in each process (a second or two on the first question).
+    """
+    try:
+        return cast(F, numba.njit(cache=True, nogil=True)(function))
+    except RuntimeError:
+        return cast(F, numba.njit(nogil=True)(function))
+
+
+@_compiled
+def accumulate(starts, ends, indices, data, weights, scores, touched):
+    """Adds weight x value of postings `starts[j]:ends[j]` of each question term j.
+
+    Returns how many passages it touched, listed in `touched`.
+
+    Sums are float32, like the stored weights: half the memory traffic of float64 on
+    an accumulator that is read at random. Every stored value is positive (idf > 0 and
+    tf > 0), so a zero score marks a passage not yet touched.
+    """
+    count = 0
+    for j in range(starts.size):
+        weight = weights[j]
+        for p in range(starts[j], ends[j]):
+            passage = indices[p]
+            value = scores[passage]
+            touched[count] = passage
+            count += value == 0.0
+            scores[passage] = value + data[p] * weight
+    return count
+
+
+@_compiled
+def _kth_largest(values, k):
+    """The k-th largest of `values` (k <= size): one pass with a min-heap of k values."""
+    heap = values[:k].copy()
+    # Heapify: sift every parent down, the last first.
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, start, k)
+    for i in range(k, values.size):
+        if values[i] > heap[0]:
+            heap[0] = values[i]
+            _sift_down(heap, 0, k)
+    return heap[0]
+
+
+@_compiled
+def _sift_down(heap, i, size):
+    while True:
+        smallest = i
+        left, right = 2 * i + 1, 2 * i + 2
+        if left < size and heap[left] < heap[smallest]:
+            smallest = left
+        if right < size and heap[right] < heap[smallest]:
+            smallest = right
+        if smallest == i:
+            return
+        heap[i], heap[smallest] = heap[smallest], heap[i]
+        i = smallest
+
+
+@_compiled
+def collect(scores, touched, count, k):
+    """The touched passages scoring at least the k-th best, with their scores.
+
+    Leaves every score at zero again, ready for the next call. When a large share of
+    the passages was touched, one sequential pass over the whole accumulator is
+    cheaper than visiting the touched ones at random.
+    """
+    dense = 4 * count > scores.size
+    kth = -1.0  # k or fewer touched: every one is wanted
+    if count > k:
+        if dense:
+            # The k best of all passages are touched ones: more than k scores are > 0.
+            kth = _kth_largest(scores, k)
+        else:
+            values = np.empty(count, dtype=scores.dtype)
+            for i in range(count):
+                values[i] = scores[touched[i]]
+            kth = _kth_largest(values, k)
+    chosen = 0
+    for i in range(count):
+        if scores[touched[i]] >= kth:
+            chosen += 1
+    positions = np.empty(chosen, dtype=np.int64)
+    best = np.empty(chosen, dtype=scores.dtype)
+    j = 0
+    for i in range(count):
+        passage = touched[i]
+        if scores[passage] >= kth:
+            positions[j] = passage
+            best[j] = scores[passage]
+            j += 1
+        if not dense:
+            scores[passage] = 0.0
+    if dense:
+        scores[:] = 0.0
+    return positions, best
