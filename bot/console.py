@@ -35,6 +35,7 @@ class Console:
 
     def run(self) -> int:
         """Reads questions until end of input or :quit. Returns the exit status."""
+        self.engine.warm_up()
         if self.interactive:
             with contextlib.suppress(ImportError):  # not on every platform
                 import readline  # noqa: F401  (importing it turns on line editing for input())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot import index as index_mod
+from bot import scoring
 from bot.answer import Answer, compose, small_talk
 from bot.config import Settings
 from bot.passages import Passage
@@ -133,6 +134,18 @@ class Engine:
     def passage(self, passage_id: str) -> Passage | None:
         """The passage with this id in the current index, if it still exists."""
         return self._retriever.passage_by_id(passage_id)
+
+    def warm_up(self) -> threading.Thread | None:
+        """Loads the compiled scoring loop in a background thread, for long-running fronts.
+
+        Only when the index is large enough for a question to need it: on a small
+        corpus numpy answers every question and the second of loading is not worth it.
+        """
+        if self._retriever.index.weights.nnz < scoring.WARM_POSTINGS:
+            return None
+        thread = threading.Thread(target=scoring.warm_up, name="warm-up", daemon=True)
+        thread.start()
+        return thread
 
 
 @lru_cache(maxsize=4)

@@ -12,11 +12,12 @@ numba compiles the functions on first use and caches the machine code beside thi
 (`__pycache__`), so only the first question after installation waits for the compiler.
 Importing numba and loading that cached code still cost about a second in a fresh
 process (0.4 s import, 0.55 s loading), which a one-shot `python -m bot ask` would pay
-for a question with a handful of postings. So a question with fewer than
-`NUMPY_POSTINGS` postings is summed with numpy, column by column, in the same float32
-order as the loop (the same scores to the bit), and numba is imported only when the
-first large question comes; the console and the Telegram bot call `warm_up` in the
-background at start so that their first large question does not wait.
+for a question with a handful of postings. So until the compiled loop is loaded, a
+question with fewer than `COLD_POSTINGS` postings is summed with numpy, column by
+column, in the same float32 order as the loop (the same scores to the bit): numpy's
+sort-based sum costs tens of milliseconds at a million postings, far less than loading
+numba. The console and the Telegram bot call `warm_up` in the background at start, and
+from then on every question takes the compiled loop.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ import scipy.sparse as sp
 
 _local = threading.local()  # each thread's accumulator: questions run in worker threads
 
-# Below this many postings numpy's per-column passes cost less than a call into the
-# compiled loop would save (and a fresh process skips loading numba altogether).
-NUMPY_POSTINGS = 20_000
+# Until the compiled loop is loaded, questions with fewer postings than this are summed
+# with numpy: below it numpy costs less than loading numba (about a second).
+COLD_POSTINGS = 1_000_000
+# Indexes with this many postings in all are worth warming up for: their common words'
+# questions reach tens of thousands of postings, where the loop is 10x numpy.
+WARM_POSTINGS = 1_000_000
 
 _kernels_lock = threading.Lock()
 _kernels: Any = None  # the compiled functions (bot._kernels), loaded on first need
@@ -112,6 +116,7 @@ def top_candidates(
     if (
         total == 0
         or total < SPLIT_POSTINGS
+        or (_kernels is None and total < COLD_POSTINGS)
         or (os.cpu_count() or 1) < 2
         or not _helper_free.acquire(blocking=False)
     ):
@@ -156,10 +161,13 @@ def _score(
     total: int,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores the given postings with numpy when they are few, else the compiled loop."""
-    if total < NUMPY_POSTINGS:
+    """Scores the given postings with the compiled loop, or numpy until it is loaded."""
+    kernels = _kernels
+    if kernels is None and total < COLD_POSTINGS:
         return _score_numpy(indices, data, starts, ends, weights, k)
-    return _score_compiled(compiled(), indices, data, starts, ends, weights, n_passages, total, k)
+    return _score_compiled(
+        kernels or compiled(), indices, data, starts, ends, weights, n_passages, total, k
+    )
 
 
 def _score_numpy(

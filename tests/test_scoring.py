@@ -58,12 +58,13 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(
         scored = scored[expected[scored] >= kth]
     # Twice each way: the second call finds the accumulators clean again; the compiled
     # loop with every question split between two threads, then with none; then numpy.
-    ways = [(0, 0), (0, 0), (scoring.SPLIT_POSTINGS, 0), (scoring.SPLIT_POSTINGS, 0)]
-    ways += [(scoring.SPLIT_POSTINGS, 10**9)] * 2
-    for split, small in ways:
+    kernels = scoring.compiled()
+    ways = [(0, kernels), (0, kernels), (scoring.SPLIT_POSTINGS, kernels)]
+    ways += [(scoring.SPLIT_POSTINGS, kernels), (0, None), (0, None)]
+    for split, loaded in ways:
         with (
             mock.patch.object(scoring, "SPLIT_POSTINGS", split),
-            mock.patch.object(scoring, "NUMPY_POSTINGS", small),
+            mock.patch.object(scoring, "_kernels", loaded),
         ):
             positions, scores = top_candidates(matrix, np.array(columns), weights, k)
         order = np.argsort(positions)
@@ -100,3 +101,14 @@ def test_small_questions_do_not_load_the_compiled_loop() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_engines_warm_the_compiled_loop_only_for_large_indexes(shipped_engine) -> None:
+    assert shipped_engine.warm_up() is None  # a small corpus: numpy answers everything
+    with mock.patch.object(scoring, "WARM_POSTINGS", 0), mock.patch.object(scoring, "_kernels"):
+        scoring._kernels = None
+        thread = shipped_engine.warm_up()
+        assert thread is not None
+        thread.join(timeout=120)
+        assert scoring._kernels is not None
+        assert shipped_engine.ask("What is PESCO?").answered
