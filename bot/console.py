@@ -1,13 +1,21 @@
 """The console: questions typed in a terminal, answers printed below.
 
-On a terminal it offers readline editing and history and a prompt; when input or output
-is a pipe it prints answers only, one block per question, so it can be scripted. End
-of input (Ctrl-D or a closed stdin) ends the session with status 0.
+On a terminal it behaves like Python's REPL: readline editing, history kept between
+sessions (in the user's state folder, see `history_file`), Ctrl-C clears the line or
+stops a question and leaves the console running, Ctrl-D leaves; answers are wrapped
+at word boundaries to the terminal's width. When input or output is a pipe it prints
+answers only, one block per question, with no prompt, tips or history, so it can be
+scripted. End of input ends the session with status 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import shutil
+import textwrap
+from pathlib import Path
 from typing import TextIO
 
 from bot.answer import Answer, source_line
@@ -20,6 +28,44 @@ HELP = """Type a question and press Enter. Commands:
   :quit      leave (Ctrl-D works too)"""
 
 PAGE = 2  # further results shown per :more
+HISTORY_LINES = 1000  # questions kept in the history file
+
+log = logging.getLogger(__name__)
+
+
+def history_file() -> Path | None:
+    """Where the console keeps its history: the user's state folder, as shells do.
+
+    `BOT_HISTORY_FILE` overrides it; an empty value turns history off (None).
+    """
+    configured = os.environ.get("BOT_HISTORY_FILE")
+    if configured is not None:
+        return Path(configured) if configured else None
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("policy-qa-bot")) / "console_history"
+
+
+def wrap(text: str, width: int) -> str:
+    """Wraps each line at word boundaries to `width`, keeping its indent.
+
+    Words longer than the width (a URL) are left whole rather than cut.
+    """
+    lines = []
+    for line in text.split("\n"):
+        indent = line[: len(line) - len(line.lstrip())]
+        lines.append(
+            textwrap.fill(
+                line,
+                width=max(width, 20),
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            if line.strip()
+            else line
+        )
+    return "\n".join(lines)
 
 
 class Console:
@@ -36,22 +82,36 @@ class Console:
     def run(self) -> int:
         """Reads questions until end of input or :quit. Returns the exit status."""
         self.engine.warm_up()
-        if self.interactive:
-            with contextlib.suppress(ImportError):  # not on every platform
-                import readline  # noqa: F401  (importing it turns on line editing for input())
-            info = self.engine.info
-            docs = len(info.documents)
-            self._print(
-                f"Ask me about {docs} document{'s' if docs != 1 else ''} "
-                f"({info.passage_count} passages). :help for commands, Ctrl-D to quit."
-            )
+        if not self.interactive:
+            return self._loop()
+        history = self._load_history()
+        info = self.engine.info
+        docs = len(info.documents)
+        self._print(
+            f"Ask me about {docs} document{'s' if docs != 1 else ''} "
+            f"({info.passage_count} passages). :help for commands, Ctrl-D to quit."
+        )
+        try:
+            return self._loop()
+        finally:
+            self._save_history(history)
+
+    def _loop(self) -> int:
         while True:
-            line = self._read()
-            if line is None:
-                if self.interactive:
-                    self._print("")
-                return 0
-            reply = self.handle(line)
+            try:
+                line = self._read()
+                if line is None:
+                    if self.interactive:
+                        self._print("")
+                    return 0
+                reply = self.handle(line)
+            except KeyboardInterrupt:
+                if not self.interactive:
+                    raise
+                # As Python's REPL: Ctrl-C drops the line being typed (or the question
+                # being answered) and offers a fresh prompt; Ctrl-D leaves.
+                self._print("")
+                continue
             if reply is None:
                 return 0
             if reply:
@@ -67,8 +127,36 @@ class Console:
         return line.rstrip("\r\n") if line else None
 
     def _print(self, text: str) -> None:
+        if self.interactive:
+            text = wrap(text, shutil.get_terminal_size().columns - 1)
         self.stdout.write(text + "\n")
         self.stdout.flush()
+
+    def _load_history(self) -> Path | None:
+        """Turns on line editing and reads the saved history; the file, or None."""
+        try:
+            import readline
+        except ImportError:  # not on every platform
+            return None
+        path = history_file()
+        if path is None:
+            return None
+        readline.set_history_length(HISTORY_LINES)
+        with contextlib.suppress(OSError):
+            readline.read_history_file(path)
+        return path
+
+    @staticmethod
+    def _save_history(path: Path | None) -> None:
+        if path is None:
+            return
+        import readline
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(path)
+        except OSError as exc:  # a read-only home: the session still worked
+            log.warning("console history not saved to %s: %s", path, exc)
 
     def handle(self, line: str) -> str | None:
         """Handles one input line; returns the text to print, or None to quit."""
@@ -87,7 +175,7 @@ class Console:
             return ""
         answer = self.engine.ask(line)
         self._last, self._shown = answer, (1 if answer.answered else 0)
-        if answer.answered and len(answer.hits) > 1:
+        if answer.answered and len(answer.hits) > 1 and self.interactive:
             return answer.text + "\n(:more for other results)"
         return answer.text
 

@@ -45,3 +45,10 @@ def test_unknown_commands_and_blank_lines(shipped_engine):
     code, out = session(shipped_engine, ":bogus\n\n   \n")
     assert code == 0
     assert "Unknown command :bogus" in out
+
+
+def test_piped_sessions_print_answers_only(shipped_engine):
+    code, out = session(shipped_engine, "What is PESCO?\nWhat is the cyber diplomacy toolbox?\n")
+    assert code == 0
+    assert "Permanent Structured Cooperation" in out
+    assert ":more" not in out and ":help" not in out
