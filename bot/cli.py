@@ -11,12 +11,14 @@ exceptions and leave here as one "Error: ..." line on stderr and an exit code:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -83,10 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.config import ConfigError, Settings
     from bot.index import IndexError_
 
+    # Text that cannot be encoded for this terminal (a lone surrogate from a bad
+    # argument, a locale that is not UTF-8) is shown as "?" instead of raising.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # not when a test swapped it for a StringIO
+            stream.reconfigure(errors="replace")
     try:
         settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
         if getattr(args, "k", None) is not None and args.k < 1:
             raise ConfigError("-k must be at least 1")
+        if settings.index_dir.exists() and not settings.index_dir.is_dir():
+            raise ConfigError(
+                f"index path {settings.index_dir} is a file; --index names a folder "
+                "(it is created if missing)"
+            )
         return _COMMANDS[args.command](args, settings)
     except (ConfigError, IndexError_) as exc:
         _error(str(exc))
@@ -94,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, as Unix tools do. Python
+        # would report the pipe again when it flushes stdout at exit, so point stdout
+        # at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     finally:
         package_log.removeHandler(handler)
 
@@ -178,20 +197,45 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answers the question, or every line of stdin with `-`."""
     engine = _open(settings)
-    if args.question == ["-"]:
-        questions: Iterable[str] = (line.rstrip("\r\n") for line in sys.stdin)
+    batch = args.question == ["-"]
+    if batch:
+        questions: Iterable[tuple[str, str | None]] = _stdin_questions(sys.stdin.buffer)
     else:
-        questions = [" ".join(args.question)]
-    for question in questions:
+        # An argument that is not valid UTF-8 reaches Python with surrogates for its
+        # bad bytes; they become U+FFFD like any other undecodable input.
+        text = " ".join(os.fsencode(word).decode("utf-8", "replace") for word in args.question)
+        questions = [(text, None)]
+    for question, problem in questions:
+        if problem is not None:
+            _say(f"Warning: {problem}")
+            if args.json:
+                reply = {"question": question, "answered": False, "kind": "error"}
+                reply |= {"answer": problem, "error": problem, "sources": []}
+                print(json.dumps(reply, ensure_ascii=False), flush=True)
+            else:
+                print(f"Error: {problem}", flush=True)
+            continue
         answer = engine.ask(question, args.k)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
-            print(
-                answer.text.replace("\n", " ") if args.question == ["-"] else answer.text,
-                flush=True,
-            )
+            print(answer.text.replace("\n", " ") if batch else answer.text, flush=True)
     return EXIT_OK
+
+
+def _stdin_questions(stream: BinaryIO) -> Iterator[tuple[str, str | None]]:
+    """Each line of `stream` as a question, with the problem that stops it being asked.
+
+    Lines are read as bytes, so one line that is not UTF-8 (whatever the locale says)
+    is reported in its place, one output line per input line, and the batch goes on.
+    """
+    for number, raw in enumerate(stream, start=1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            yield raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            yield text, f"line {number} is not valid UTF-8 text; it was not asked"
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

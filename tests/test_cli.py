@@ -1,6 +1,7 @@
 """The command-line contract of DESIGN.md, run as a user runs it."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from bot.cli import main
-from tests.conftest import ROOT, run_bot
+from tests.conftest import ROOT, SHIPPED, run_bot
 
 QUESTIONS = ["What is PESCO?", "", "Who painted the Mona Lisa?", "thanks", "Ukriane defense"]
 
@@ -268,3 +269,78 @@ def test_corpus_folder_can_be_moved_without_rebuild_confusion(project, tmp_path)
         "ask", "--corpus", str(moved), "--index", str(tmp_path / "i2"), "PESCO", cwd=project
     )
     assert result.returncode == 0
+
+
+def _bot_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
+    return env | {"PYTHONPATH": str(ROOT), "LC_ALL": "C", "PYTHONIOENCODING": ""}
+
+
+@pytest.mark.parametrize("locale", ["C", "en_US.UTF-8", "C.UTF-8"])
+def test_a_line_that_is_not_utf8_is_reported_and_the_batch_goes_on(tmp_path, locale):
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SHIPPED, tmp_path / "corpus")
+    lines = [b"What is PESCO?"] * 3 + [b"caf\xe9 or \xff\xfe?"] + [b"What is PESCO?"] * 3
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "-"],
+        cwd=tmp_path,
+        input=b"\n".join(lines) + b"\n",
+        capture_output=True,
+        env=_bot_env() | {"LC_ALL": locale},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(replies) == len(lines)
+    assert [r["answered"] for r in replies] == [True] * 3 + [False] + [True] * 3
+    assert "line 4 is not valid UTF-8" in replies[3]["error"]
+    assert b"Traceback" not in result.stderr
+    assert b"line 4 is not valid UTF-8" in result.stderr
+
+
+def test_an_argument_that_is_not_utf8_gets_an_answer_not_a_traceback(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SHIPPED, tmp_path / "corpus")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", b"What is \xff PESCO?"],
+        cwd=tmp_path,
+        capture_output=True,
+        env=_bot_env() | {"LC_ALL": "en_US.UTF-8"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Permanent Structured Cooperation" in result.stdout
+    assert b"Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_batch_quietly(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SHIPPED, tmp_path / "corpus")
+    assert run_bot("build", cwd=tmp_path).returncode == 0
+    questions = tmp_path / "questions.txt"
+    questions.write_bytes(b"What is PESCO?\n" * 5_000)  # more answers than a pipe holds
+    with questions.open("rb") as stdin:
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "bot", "ask", "-"],
+            cwd=tmp_path,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_bot_env(),
+        )
+    assert bot.stdout and bot.stderr
+    assert b"Permanent" in bot.stdout.readline()  # `| head -1`
+    bot.stdout.close()
+    assert bot.wait(timeout=120) == 0
+    assert bot.stderr.read() == b""
+
+
+def test_an_index_path_naming_a_file_is_one_error_line(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SHIPPED, tmp_path / "corpus")
+    (tmp_path / "notes.txt").write_text("not an index")
+    result = run_bot("ask", "--index", "notes.txt", "What is PESCO?", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: index path notes.txt is a file; --index names a folder (it is created if missing)"
+    ]
