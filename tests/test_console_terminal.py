@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import sys
 import time
 
@@ -21,6 +22,9 @@ class Terminal:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: become the console
+            # An ignored SIGINT survives exec (an earlier test in this process may have
+            # set one); a user's shell starts the console with Ctrl-C working.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.execve(sys.executable, [sys.executable, "-m", "bot", *args], env)
         self.screen = ""
 
