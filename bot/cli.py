@@ -81,14 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.addHandler(handler)
     package_log.setLevel(logging.INFO if args.verbose else logging.WARNING)
     from bot.config import ConfigError, Settings
-    from bot.index import IndexError_
+    from bot.index import IndexProblem
 
     try:
         settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index)
         if getattr(args, "k", None) is not None and args.k < 1:
             raise ConfigError("-k must be at least 1")
         return _COMMANDS[args.command](args, settings)
-    except (ConfigError, IndexError_) as exc:
+    except (ConfigError, IndexProblem) as exc:
         _error(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -144,18 +144,12 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Builds the index and prints a one-line summary; with --watch, keeps rebuilding."""
     import threading
 
-    from bot.index import build
+    from bot.engine import build_index
     from bot.watch import snapshot, watch
 
     def run(full: bool = False) -> Any:
-        return build(
-            settings.corpus_dir,
-            settings.index_dir,
-            settings.k1,
-            settings.b,
-            full=full,
-            progress=Progress(sys.stderr) if sys.stderr.isatty() else None,
-        )
+        progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+        return build_index(settings, full=full, progress=progress)
 
     listing = snapshot(settings.corpus_dir)
     print(run(args.full).summary(), flush=True)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
+from bot.index import store
 from bot.passages import Passage, split_documents
 
 
@@ -189,7 +190,7 @@ def test_a_failed_build_leaves_the_previous_index_serving(small_corpus, monkeypa
     def explode(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(index_mod, "_dump_json", explode)
+    monkeypatch.setattr(store, "_dump_json", explode)
     with pytest.raises(OSError, match="No space"):
         build(small_corpus)
     assert (index_dir / "CURRENT").read_text().strip() == before
