@@ -1,4 +1,4 @@
-"""The command-line contract of DESIGN.md, run as a user runs it."""
+"""The command-line contract (the README's "Command line" section), run as a user runs it."""
 
 import json
 import shutil

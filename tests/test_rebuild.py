@@ -192,6 +192,31 @@ def test_watch_rebuilds_once_for_a_burst_and_stops(corpus):
     assert "1 added" in reports[0]
 
 
+def test_engine_rebuild_serves_the_new_text_at_once(corpus):
+    engine = Engine.open(settings_for(corpus))
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures radon.")
+    report = engine.rebuild()
+    assert (report.changed, report.reused) == (("a.txt",), 2)
+    assert engine.info.build_id == report.build
+    assert "radon" in engine.retriever.search("alpha station", 1).hits[0].passage.text
+    assert engine.rebuild(full=True).reused == 0
+
+
+def test_engine_rebuild_stops_cleanly_while_another_build_runs(corpus):
+    engine = Engine.open(settings_for(corpus))
+    before = engine.info.build_id
+    with (
+        index_mod.build_lock(corpus.parent / "index"),
+        pytest.raises(index_mod.BuildInProgress, match="another build"),
+    ):
+        engine.rebuild()
+    assert engine.info.build_id == before
+    calls = []
+    report = engine.rebuild(wait=True, progress=lambda *call: calls.append(call))
+    assert calls[-1] == (3, 3, 100)
+    assert engine.info.build_id == report.build != before
+
+
 def test_console_answers_the_new_fact_after_a_build(corpus):
     engine = Engine.open(settings_for(corpus))
     console = Console(engine, io.StringIO(), io.StringIO())
