@@ -144,12 +144,14 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Builds the index and prints a one-line summary; with --watch, keeps rebuilding."""
     import threading
 
-    from bot.engine import build_index
+    # bot.index, not Engine.rebuild: a build needs no loaded index, and bot.engine
+    # would import numba (a second of start-up) for nothing.
+    from bot.index import build_with
     from bot.watch import snapshot, watch
 
     def run(full: bool = False) -> Any:
         progress = Progress(sys.stderr) if sys.stderr.isatty() else None
-        return build_index(settings, full=full, progress=progress)
+        return build_with(settings, full=full, progress=progress)
 
     listing = snapshot(settings.corpus_dir)
     print(run(args.full).summary(), flush=True)

@@ -6,8 +6,8 @@ new index is loaded and swapped in under a lock. A question holds a reference to
 `Retriever` from start to end, so it is answered entirely from the old index or
 entirely from the new one.
 
-Rebuilds come in one way, `build_index` (with the settings' folders and BM25
-parameters); `Engine.rebuild` builds through it and then swaps the new index in.
+A front end that holds an engine rebuilds through `Engine.rebuild`, which builds with
+the engine's settings (`bot.index.build_with`) and then swaps the new index in.
 """
 
 from __future__ import annotations
@@ -40,38 +40,6 @@ class IndexInfo:
     sections: tuple[str, ...]
 
 
-def build_index(
-    settings: Settings,
-    *,
-    full: bool = False,
-    wait: bool = False,
-    progress: Callable[[int, int, int], None] | None = None,
-) -> index_mod.BuildReport:
-    """Builds the index of the settings' corpus folder with the settings' k1 and b.
-
-    The one place a front end's rebuild turns into `bot.index.build`: `ensure_index`,
-    `Engine.rebuild` and `python -m bot build` (also `--watch`) all come here.
-
-    Args:
-        settings: Corpus and index folders, BM25 parameters.
-        full: Read every file instead of reusing the unchanged ones.
-        wait: Wait for a build another process is running instead of failing.
-        progress: Called after each file with (files done, files, percent of bytes).
-
-    Raises:
-        bot.index.IndexProblem: Nothing to index, or another build holds the lock.
-    """
-    return index_mod.build(
-        settings.corpus_dir,
-        settings.index_dir,
-        settings.k1,
-        settings.b,
-        wait=wait,
-        full=full,
-        progress=progress,
-    )
-
-
 def ensure_index(settings: Settings, say: Callable[[str], None] | None = None) -> None:
     """Builds the index when it is missing or stale, saying why through `say`.
 
@@ -83,7 +51,7 @@ def ensure_index(settings: Settings, say: Callable[[str], None] | None = None) -
         return
     if say:
         say(f"Building the index first ({reason})...")
-    report = build_index(settings, wait=True)
+    report = index_mod.build_with(settings, wait=True)
     if say:
         say(report.summary())
 
@@ -135,7 +103,7 @@ class Engine:
             bot.index.BuildInProgress: Another build holds the lock and `wait` is False.
             bot.index.IndexProblem: Nothing to index; the message says what to do.
         """
-        report = build_index(self.settings, full=full, wait=wait, progress=progress)
+        report = index_mod.build_with(self.settings, full=full, wait=wait, progress=progress)
         self.refresh()
         return report
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,9 +49,12 @@ from bot.index.store import (
 )
 from bot.index.weighting import bm25_weights
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, int], None]
+ProgressCallback = Callable[[int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def build(
     b: float = 0.75,
     wait: bool = False,
     full: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> BuildReport:
     """Builds the index of `corpus_dir` into `index_dir` and makes it current.
@@ -153,6 +156,33 @@ def build(
         previous_passages=int(before.get("passages", 0)),
         reused=len(plan.kept),
         build=build_dir.name,
+    )
+
+
+def build_with(
+    settings: Settings,
+    *,
+    full: bool = False,
+    wait: bool = False,
+    progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """`build` with the settings' corpus and index folders, k1 and b.
+
+    The one way front ends rebuild: `python -m bot build` (also `--watch`),
+    `bot.engine.ensure_index` and `Engine.rebuild`, which then serves the new index.
+
+    Raises:
+        EmptyCorpus: No file in the corpus folder has any text.
+        BuildInProgress: Another build holds the lock and `wait` is False.
+    """
+    return build(
+        settings.corpus_dir,
+        settings.index_dir,
+        settings.k1,
+        settings.b,
+        wait=wait,
+        full=full,
+        progress=progress,
     )
 
 
@@ -235,7 +265,7 @@ def _size(path: Path) -> int:
 
 
 def _read(
-    plan: Plan, progress: Progress | None, workers: int | None
+    plan: Plan, progress: ProgressCallback | None, workers: int | None
 ) -> tuple[list[FilePart], list[FileInfo]]:
     """Reads the files the plan did not reuse; returns the parts and the skipped files.
 
