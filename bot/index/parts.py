@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from bot.documents import CorpusFileError, read_document
 from bot.index.stale import FileInfo, file_info, unchanged
-from bot.index.store import Index, file_words_line, passage_line, term_hash
+from bot.index.store import Index, file_words_to_line, passage_line, term_hash
 from bot.index.weighting import analyze_passages
 from bot.passages import split_documents
 
@@ -78,7 +78,9 @@ def read_part(path: Path, name: str) -> FilePart:
     counts, terms, words = analyze_passages(passages)
     ids = np.fromiter((term_hash(p.id) for p in passages), dtype=np.uint64, count=len(passages))
     lines = [passage_line(p) for p in passages]
-    return FilePart(file_info(path, name), lines, counts, terms, words, ids, file_words_line(words))
+    return FilePart(
+        file_info(path, name), lines, counts, terms, words, ids, file_words_to_line(words)
+    )
 
 
 def read_parts(

@@ -28,8 +28,9 @@ A build writes a fresh build folder, then replaces CURRENT in one os.replace cal
 reader sees the old index or the new one, never half of one. The previous build is kept
 (a reader may still be reading it) and older ones are removed.
 
-The writer (`write`) and the reader (`load`) sit side by side below, each file's two
-halves near each other, so that a change to the format is made in one place.
+The writer (`write`) and the reader (`load`) live in this one module, so that a change
+to the format is made in one place; `StringTable` and `LineFile` carry their own save
+and load side by side.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def passage_line(passage: Passage) -> bytes:
     return json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def file_words_line(words: Mapping[str, int]) -> bytes:
+def file_words_to_line(words: Mapping[str, int]) -> bytes:
     """One corpus file's surface word counts as its filewords.jsonl line."""
     return json.dumps(words, ensure_ascii=False).encode("utf-8") + b"\n"
 
