@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log.addHandler(handler)
     package_log.setLevel(logging.INFO if args.verbose else logging.WARNING)
     from bot.config import ConfigError, Settings
-    from bot.index import IndexError_
+    from bot.index import IndexProblem
 
     # Text that cannot be encoded for this terminal (a lone surrogate from a bad
     # argument, a locale that is not UTF-8) is shown as "?" instead of raising.
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(it is created if missing)"
             )
         return _COMMANDS[args.command](args, settings)
-    except (ConfigError, IndexError_) as exc:
+    except (ConfigError, IndexProblem) as exc:
         _error(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -163,18 +163,14 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Builds the index and prints a one-line summary; with --watch, keeps rebuilding."""
     import threading
 
-    from bot.index import build
+    # bot.index, not Engine.rebuild: a build needs no loaded index, and bot.engine
+    # would import numba (a second of start-up) for nothing.
+    from bot.index import build_with
     from bot.watch import snapshot, watch
 
     def run(full: bool = False) -> Any:
-        return build(
-            settings.corpus_dir,
-            settings.index_dir,
-            settings.k1,
-            settings.b,
-            full=full,
-            progress=Progress(sys.stderr) if sys.stderr.isatty() else None,
-        )
+        progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+        return build_with(settings, full=full, progress=progress)
 
     listing = snapshot(settings.corpus_dir)
     print(run(args.full).summary(), flush=True)

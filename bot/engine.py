@@ -5,6 +5,9 @@ index folder's CURRENT pointer (one small file read); when a build has replaced 
 new index is loaded and swapped in under a lock. A question holds a reference to one
 `Retriever` from start to end, so it is answered entirely from the old index or
 entirely from the new one.
+
+A front end that holds an engine rebuilds through `Engine.rebuild`, which builds with
+the engine's settings (`bot.index.build_with`) and then swaps the new index in.
 """
 
 from __future__ import annotations
@@ -49,9 +52,7 @@ def ensure_index(settings: Settings, say: Callable[[str], None] | None = None) -
         return
     if say:
         say(f"Building the index first ({reason})...")
-    report = index_mod.build(
-        settings.corpus_dir, settings.index_dir, settings.k1, settings.b, wait=True
-    )
+    report = index_mod.build_with(settings, wait=True)
     if say:
         say(report.summary())
 
@@ -70,7 +71,7 @@ class Engine:
         """Loads the index, building it first when it is missing or stale.
 
         Raises:
-            bot.index.IndexError_: The corpus or the index cannot be used; the message
+            bot.index.IndexProblem: The corpus or the index cannot be used; the message
                 says what to do.
         """
         ensure_index(settings, say)
@@ -80,6 +81,32 @@ class Engine:
     def retriever(self) -> Retriever:
         """The retriever of the index in use now."""
         return self._retriever
+
+    def rebuild(
+        self,
+        *,
+        full: bool = False,
+        wait: bool = False,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> index_mod.BuildReport:
+        """Rebuilds the index from the corpus folder, then serves the new one.
+
+        Blocks for the whole build: an async front end runs it in a worker thread.
+        If the new index cannot be loaded, the old one keeps serving (see `refresh`);
+        compare `info.build_id` with the report's `build` to tell.
+
+        Args:
+            full: Read every file instead of reusing the unchanged ones.
+            wait: Wait for a build another process is running instead of failing.
+            progress: Called after each file with (files done, files, percent of bytes).
+
+        Raises:
+            bot.index.BuildInProgress: Another build holds the lock and `wait` is False.
+            bot.index.IndexProblem: Nothing to index; the message says what to do.
+        """
+        report = index_mod.build_with(self.settings, full=full, wait=wait, progress=progress)
+        self.refresh()
+        return report
 
     def refresh(self) -> bool:
         """Swaps in a newer index if a build has made one current. Returns True if so.
@@ -97,7 +124,7 @@ class Engine:
             return False
         try:
             current = index_mod.current_build(self.settings.index_dir).name
-        except index_mod.IndexError_:
+        except index_mod.IndexProblem:
             return False
         if current == self._retriever.index.build_id:
             self._stamp = stamp
@@ -107,7 +134,7 @@ class Engine:
                 return False
             try:
                 fresh = index_mod.load(self.settings.index_dir)
-            except index_mod.IndexError_ as exc:
+            except index_mod.IndexProblem as exc:
                 log.error("new index not loaded, still serving the old one: %s", exc)
                 return False
             self._retriever = Retriever(fresh)

@@ -73,7 +73,7 @@ def watch(
         last = current
         try:
             report(build().summary())
-        except index_mod.IndexError_ as exc:
+        except index_mod.IndexProblem as exc:
             report(f"Error: {exc}")
         except OSError as exc:
             report(f"Error: build failed ({exc}); the previous index is still in use")

@@ -1,4 +1,4 @@
-"""The command-line contract of DESIGN.md, run as a user runs it."""
+"""The command-line contract (the README's "Command line" section), run as a user runs it."""
 
 import json
 import os
@@ -42,6 +42,25 @@ def test_help_lists_every_subcommand_and_imports_nothing_heavy():
     for command in ("build", "ask", "console", "telegram", "eval"):
         assert command in result.stdout
     assert "HEAVY []" in result.stdout
+
+
+def test_build_loads_no_search_machinery(project):
+    """`build` needs no loaded index: it must not pay for numba's start-up."""
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "code = main(['build'])\n"
+        "print('CODE', code, 'HEAVY', [m for m in ('numba', 'bot.engine') if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    assert "CODE 0 HEAVY []" in result.stdout
 
 
 def test_build_prints_a_one_line_summary(project):

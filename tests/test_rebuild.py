@@ -15,6 +15,7 @@ import pytest
 from bot import index as index_mod
 from bot.console import Console
 from bot.engine import Engine
+from bot.index import builder, parts
 from bot.watch import snapshot, watch
 from tests.conftest import ROOT, run_bot, settings_for
 
@@ -75,8 +76,8 @@ def test_unchanged_files_are_not_read_again(corpus, monkeypatch):
     build(corpus)
     (corpus / "c.txt").write_text("GAMMA\n\nThe gamma station measures humidity.")
     read = []
-    original = index_mod.read_document
-    monkeypatch.setattr(index_mod, "read_document", lambda p, n: read.append(n) or original(p, n))
+    original = parts.read_document
+    monkeypatch.setattr(parts, "read_document", lambda p, n: read.append(n) or original(p, n))
     report = build(corpus)
     assert read == ["c.txt"]
     assert report.reused == 2
@@ -121,7 +122,7 @@ def test_files_read_in_worker_processes_give_the_same_index(corpus, tmp_path, mo
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     (corpus / "notes.txt").write_bytes(b"")  # no text: no passages, still listed
     one = build(corpus, workers=1)
-    monkeypatch.setattr(index_mod, "PARALLEL_BYTES", 0)  # small files, worker processes anyway
+    monkeypatch.setattr(parts, "PARALLEL_BYTES", 0)  # small files, worker processes anyway
     submitted = []
     submit = concurrent.futures.ProcessPoolExecutor.submit
     monkeypatch.setattr(
@@ -151,7 +152,7 @@ def test_interrupted_build_leaves_the_old_index_serving(corpus, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(index_mod, "bm25_weights", interrupted)
+    monkeypatch.setattr(builder, "bm25_weights", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build(corpus)
     assert (corpus.parent / "index" / "CURRENT").read_text() == before
@@ -189,6 +190,31 @@ def test_watch_rebuilds_once_for_a_burst_and_stops(corpus):
     assert not thread.is_alive()
     assert len(reports) == 1
     assert "1 added" in reports[0]
+
+
+def test_engine_rebuild_serves_the_new_text_at_once(corpus):
+    engine = Engine.open(settings_for(corpus))
+    (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures radon.")
+    report = engine.rebuild()
+    assert (report.changed, report.reused) == (("a.txt",), 2)
+    assert engine.info.build_id == report.build
+    assert "radon" in engine.retriever.search("alpha station", 1).hits[0].passage.text
+    assert engine.rebuild(full=True).reused == 0
+
+
+def test_engine_rebuild_stops_cleanly_while_another_build_runs(corpus):
+    engine = Engine.open(settings_for(corpus))
+    before = engine.info.build_id
+    with (
+        index_mod.build_lock(corpus.parent / "index"),
+        pytest.raises(index_mod.BuildInProgress, match="another build"),
+    ):
+        engine.rebuild()
+    assert engine.info.build_id == before
+    calls = []
+    report = engine.rebuild(wait=True, progress=lambda *call: calls.append(call))
+    assert calls[-1] == (3, 3, 100)
+    assert engine.info.build_id == report.build != before
 
 
 def test_console_answers_the_new_fact_after_a_build(corpus):

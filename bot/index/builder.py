@@ -1,0 +1,486 @@
+"""Building an index: plan, read, assemble, weight, write.
+
+`build` is four steps, each a function below:
+
+1. `plan_build`: list the corpus and cut every unchanged file's part out of the
+   previous index (see `bot.index.parts`);
+2. `_read`: read the other files, reporting progress per file;
+3. `assemble`: join the parts into one `Collection` (one vocabulary, passages in
+   corpus order); a part cut out of the previous index and one read anew give the
+   same collection, so an incremental build equals a full one;
+4. weight it (`bot.index.weighting`) and write it (`bot.index.store.write`), under
+   the build lock so that two builders never write at once.
+
+(The module is `builder`, not `build`, so that `bot.index.build` names one thing: the
+function.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from bot.index.errors import EmptyCorpus, IndexProblem
+from bot.index.lock import build_lock
+from bot.index.parts import FilePart, read_parts, reuse_part
+from bot.index.stale import FileInfo, file_info, scan_corpus
+from bot.index.store import (
+    ANALYZER,
+    FORMAT_VERSION,
+    Collection,
+    Index,
+    StringTable,
+    current_build,
+    load,
+    read_manifest,
+    term_hash,
+    write,
+)
+from bot.index.weighting import bm25_weights
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the one-line summary."""
+
+    files: int
+    passages: int
+    terms: int
+    seconds: float
+    skipped: tuple[str, ...]
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    previous_passages: int = 0
+    reused: int = 0
+    build: str = ""
+
+    def summary(self) -> str:
+        """One line for the terminal, e.g. "Indexed 23 passages from 1 file in 0.04 s".
+
+        After a previous build it also says what changed: "(1 changed: a.txt, 0 added,
+        0 removed; 23 -> 25 passages; 1 reused)", naming up to three files of each kind.
+        """
+        files = f"{self.files} file" + ("" if self.files == 1 else "s")
+        line = f"Indexed {self.passages} passages from {files} in {self.seconds:.2f} s"
+        notes = []
+        if self.previous_passages:
+            kinds = (("changed", self.changed), ("added", self.added), ("removed", self.removed))
+            notes.append(
+                ", ".join(f"{len(names)} {kind}{_names(names)}" for kind, names in kinds)
+                + f"; {self.previous_passages} -> {self.passages} passages; {self.reused} reused"
+            )
+        if self.skipped:
+            notes.append(f"skipped {len(self.skipped)} unreadable: {', '.join(self.skipped)}")
+        return line + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _names(names: tuple[str, ...], most: int = 3) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+    return f": {shown}"
+
+
+def build(
+    corpus_dir: Path,
+    index_dir: Path,
+    k1: float = 1.2,
+    b: float = 0.75,
+    wait: bool = False,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> BuildReport:
+    """Builds the index of `corpus_dir` into `index_dir` and makes it current.
+
+    Files whose size and mtime (or, failing that, sha256) match the previous index are
+    not read again: their passages and term counts are taken from it. idf and weights
+    are always recomputed over the whole collection, so the result is identical to a
+    full build.
+
+    Args:
+        corpus_dir: The corpus folder.
+        index_dir: The index folder.
+        k1: BM25 tf saturation.
+        b: BM25 length normalisation.
+        wait: Wait for another build's lock instead of failing.
+        full: Ignore the previous index and read every file.
+        progress: Called after each file with (files done, files in all, percent of the
+            corpus's bytes done), for a progress display.
+        workers: Processes that read files (default: one per CPU; see `read_parts`).
+
+    Raises:
+        EmptyCorpus: No file in the corpus folder has any text.
+        BuildInProgress: Another build holds the lock.
+    """
+    started = time.perf_counter()
+    with build_lock(index_dir, wait=wait):
+        before = _previous_manifest(index_dir)
+        plan = plan_build(corpus_dir, index_dir, full)
+        parts, skipped = _read(plan, progress, workers)
+        collection = assemble(parts, plan.previous)
+        _check_has_text(corpus_dir, collection, skipped)
+        weighted = bm25_weights(collection.counts, collection.terms, k1, b)
+        manifest = _manifest(parts, skipped, collection, k1, b)
+        build_dir = write(index_dir, manifest, collection, weighted)
+    hashes = {part.info.path: part.info.sha256 for part in parts}
+    old = {f["path"]: f["sha256"] for f in before.get("files", [])}
+    return BuildReport(
+        files=len(parts),
+        passages=len(collection.lines),
+        terms=len(collection.terms),
+        seconds=time.perf_counter() - started,
+        skipped=tuple(f.path for f in skipped),
+        added=tuple(sorted(set(hashes) - set(old))),
+        changed=tuple(sorted(n for n in hashes if n in old and old[n] != hashes[n])),
+        removed=tuple(sorted(set(old) - set(hashes))),
+        previous_passages=int(before.get("passages", 0)),
+        reused=len(plan.kept),
+        build=build_dir.name,
+    )
+
+
+def build_with(
+    settings: Settings,
+    *,
+    full: bool = False,
+    wait: bool = False,
+    progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """`build` with the settings' corpus and index folders, k1 and b.
+
+    The one way front ends rebuild: `python -m bot build` (also `--watch`),
+    `bot.engine.ensure_index` and `Engine.rebuild`, which then serves the new index.
+
+    Raises:
+        EmptyCorpus: No file in the corpus folder has any text.
+        BuildInProgress: Another build holds the lock and `wait` is False.
+    """
+    return build(
+        settings.corpus_dir,
+        settings.index_dir,
+        settings.k1,
+        settings.b,
+        wait=wait,
+        full=full,
+        progress=progress,
+    )
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a build will do, decided before any file is read.
+
+    Attributes:
+        files: The corpus files as (path, name inside the corpus folder), in corpus order.
+        sizes: Their sizes in bytes (0 if unreadable), for progress and worker choice.
+        previous: The index parts are reused from, or None for a full build.
+        kept: File number -> its part cut out of `previous`, for every unchanged file,
+            in corpus order.
+    """
+
+    files: list[tuple[Path, str]]
+    sizes: list[int]
+    previous: Index | None
+    kept: dict[int, FilePart]
+
+    @property
+    def unread(self) -> list[int]:
+        """Numbers of the files that must be read, in corpus order."""
+        return [i for i in range(len(self.files)) if i not in self.kept]
+
+
+def plan_build(corpus_dir: Path, index_dir: Path, full: bool = False) -> Plan:
+    """Lists the corpus and reuses what the previous index holds of unchanged files.
+
+    Raises:
+        EmptyCorpus: The corpus folder is missing.
+    """
+    previous = None if full else _previous_index(index_dir)
+    files = scan_corpus(corpus_dir)
+    sizes = [_size(path) for path, _ in files]
+    kept: dict[int, FilePart] = {}
+    if previous is not None:
+        entries = {f["path"]: (i, f) for i, f in enumerate(previous.manifest["files"])}
+        for i, (path, name) in enumerate(files):
+            if name in entries:
+                number, entry = entries[name]
+                part = reuse_part(previous, entry, number, path)
+                if part is not None:
+                    kept[i] = part
+    return Plan(files, sizes, previous, kept)
+
+
+def _previous_manifest(index_dir: Path) -> dict[str, Any]:
+    """The current index's manifest, or {} if there is none (for the report)."""
+    try:
+        return read_manifest(current_build(index_dir))
+    except IndexProblem:
+        return {}
+
+
+def _previous_index(index_dir: Path) -> Index | None:
+    """The current index if it can be reused (same analyzer), else None."""
+    try:
+        index = load(index_dir)
+        if index.manifest.get("analyzer") != ANALYZER:
+            return None
+        # Read now: a damaged file means a full build, not a crash half-way.
+        index.check_rebuild_data()
+    except IndexProblem:
+        return None
+    return index
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _read(
+    plan: Plan, progress: ProgressCallback | None, workers: int | None
+) -> tuple[list[FilePart], list[FileInfo]]:
+    """Reads the files the plan did not reuse; returns the parts and the skipped files.
+
+    Progress counts files: the reused ones first (they are done already), then each
+    file as it is read.
+    """
+    unread = plan.unread
+    reads = read_parts([plan.files[i] for i in unread], sum(plan.sizes[i] for i in unread), workers)
+    outcomes = itertools.chain(plan.kept.items(), zip(unread, reads, strict=True))
+    found: dict[int, FilePart] = {}
+    skipped: list[FileInfo] = []
+    total, done = sum(plan.sizes) or 1, 0
+    for n, (i, outcome) in enumerate(outcomes, 1):
+        if isinstance(outcome, FilePart):
+            found[i] = outcome
+        else:
+            path, name = plan.files[i]
+            log.warning("skipped %s: %s", name, outcome)
+            skipped.append(_info_or_placeholder(path, name))
+        done += plan.sizes[i]
+        if progress is not None:
+            progress(n, len(plan.files), 100 * done // total)
+    return [found[i] for i in sorted(found)], skipped
+
+
+def _info_or_placeholder(path: Path, name: str) -> FileInfo:
+    """A skipped file's identity, so it does not make the index look stale."""
+    try:
+        return file_info(path, name)
+    except OSError:
+        return FileInfo(name, -1, -1, "")
+
+
+# ---------------------------------------------------------------------------- assembling
+
+# The vocabulary key of every part reused from the previous index: they all share its
+# vocabulary. A part read anew has its own, keyed by its number.
+_PREVIOUS = -1
+
+
+def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection:
+    """Joins file parts into one collection: passages in corpus order, one vocabulary.
+
+    The vocabulary is the sorted union of the terms the parts use. Every part's
+    vocabulary is sorted too, so remapping its columns keeps each row's order. Parts
+    reused from the previous index share its vocabulary and are remapped with one
+    array lookup, not term by term; the word counts start from the previous index's
+    and only the files that changed are taken out and put in.
+    """
+    keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
+    terms, mappings = _merge_vocabularies(parts, keys)
+    lines = [line for part in parts for line in part.lines]
+    counts = _stack_counts(parts, [mappings[key] for key in keys], len(lines), len(terms))
+    ids = np.concatenate([p.id_hashes for p in parts]) if parts else np.zeros(0, np.uint64)
+    return Collection(
+        lines=lines,
+        counts=counts,
+        terms=terms,
+        term_hashes=_term_hashes(terms, previous, mappings.get(_PREVIOUS)),
+        id_hashes=ids.astype(np.uint64),
+        words=_words(parts, previous),
+        file_words_lines=[part.words_line for part in parts],
+    )
+
+
+def _merge_vocabularies(
+    parts: list[FilePart], keys: list[int]
+) -> tuple[list[str], dict[int, np.ndarray]]:
+    """The sorted union of the terms the parts use, and each vocabulary's old -> new column.
+
+    Parts with the same key share one vocabulary. A column no part uses maps to -1.
+    """
+    columns_used: dict[int, tuple[list[str], list[np.ndarray]]] = {}
+    for key, part in zip(keys, parts, strict=True):
+        columns_used.setdefault(key, (part.terms, []))[1].append(part.counts.indices)
+    vocabularies = {
+        key: (vocab, _used_columns(len(vocab), used)) for key, (vocab, used) in columns_used.items()
+    }
+    used_terms = {
+        key: [vocab[c] for c in used.tolist()] for key, (vocab, used) in vocabularies.items()
+    }
+    # Each list is sorted already: sorting their concatenation merges runs (timsort),
+    # far cheaper than sorting a set's arbitrary order.
+    merged = sorted(itertools.chain.from_iterable(used_terms.values()))
+    terms = list(dict.fromkeys(merged))
+    column = dict(zip(terms, range(len(terms)), strict=True))
+    mappings: dict[int, np.ndarray] = {}
+    for key, (vocab, used) in vocabularies.items():
+        mapping = np.full(len(vocab), -1, dtype=np.int32)
+        names = used_terms[key]
+        mapping[used] = np.fromiter(map(column.__getitem__, names), np.int32, len(names))
+        mappings[key] = mapping
+    return terms, mappings
+
+
+def _used_columns(size: int, indices: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct columns in some index arrays (a mask: no sort, no hashing)."""
+    mask = np.zeros(size, dtype=bool)
+    for array in indices:
+        mask[array] = True
+    return np.flatnonzero(mask)
+
+
+def _stack_counts(
+    parts: list[FilePart], mappings: list[np.ndarray], passages: int, terms: int
+) -> sp.csr_matrix:
+    """The parts' count rows one under the other, columns remapped to the new vocabulary."""
+    data, indices, lengths = [], [], []
+    for part, mapping in zip(parts, mappings, strict=True):
+        data.append(np.asarray(part.counts.data, dtype=np.float32))
+        indices.append(mapping[part.counts.indices])
+        lengths.append(np.diff(part.counts.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]) if lengths else [0]
+    return sp.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(passages, terms),
+    )
+
+
+def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
+    """Surface word counts of the whole corpus, sorted by word.
+
+    After a previous build: its counts, less the files not reused, plus the files read
+    anew. Sorted, so that a full and an incremental build write the same file.
+    """
+    words: Counter[str] = Counter()
+    if previous is None:
+        for part in parts:
+            words.update(part.words)
+    else:
+        words.update(previous.words)
+        reused = {part.info.path for part in parts if part.reused}
+        for number, entry in enumerate(previous.manifest["files"]):
+            if entry["path"] not in reused:
+                words.subtract(previous.file_words_of(number))
+        for part in parts:
+            if not part.reused:
+                words.update(part.words)
+    return Counter({word: n for word, n in sorted(words.items()) if n > 0})
+
+
+def _term_hashes(
+    terms: list[str], previous: Index | None, mapping: np.ndarray | None
+) -> np.ndarray:
+    """`term_hash` of every term, reusing the previous index's hashes for its terms.
+
+    Hashing is a Python call per term; on a rebuild most terms were hashed last time,
+    so only the new ones are. `mapping` is the previous vocabulary's old -> new column,
+    or None when no part was reused.
+    """
+    hashes = np.zeros(len(terms), dtype=np.uint64)
+    known = np.zeros(len(terms), dtype=bool)
+    if (
+        previous is not None
+        and mapping is not None
+        and isinstance(previous.vocabulary, StringTable)
+    ):
+        old = previous.vocabulary.hashes_by_number()
+        kept = mapping >= 0
+        hashes[mapping[kept]] = old[kept]
+        known[mapping[kept]] = True
+    for i in np.flatnonzero(~known).tolist():
+        hashes[i] = term_hash(terms[i])
+    return hashes
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _check_has_text(corpus_dir: Path, collection: Collection, skipped: list[FileInfo]) -> None:
+    """Refuses a collection with nothing to index, saying why.
+
+    Raises:
+        EmptyCorpus: No passages, or no index terms in them.
+    """
+    if not collection.lines:
+        names = ", ".join(f.path for f in skipped)
+        raise EmptyCorpus(
+            f"No text to index in {corpus_dir}: add .txt, .md, .html, .pdf or .jsonl files "
+            "there" + (f" (skipped as unreadable: {names})" if skipped else "")
+        )
+    if not collection.terms:
+        raise EmptyCorpus(
+            f"No words to index in {corpus_dir}: its text holds only stop words, numbers or symbols"
+        )
+
+
+def _manifest(
+    parts: list[FilePart], skipped: list[FileInfo], collection: Collection, k1: float, b: float
+) -> dict[str, Any]:
+    """The manifest.json of a build: format, analyzer, scoring, files, counts, time."""
+    files = []
+    position = 0
+    for part in parts:
+        files.append({**vars(part.info), "passages": [position, position + len(part.lines)]})
+        position += len(part.lines)
+    return {
+        "format_version": FORMAT_VERSION,
+        "analyzer": ANALYZER,
+        "scoring": {"k1": k1, "b": b},
+        "libraries": _library_versions(),
+        "files": files,
+        "skipped": [vars(info) for info in skipped],
+        "passages": len(collection.lines),
+        "terms": len(collection.terms),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("numpy", "scipy", "PyStemmer", "rapidfuzz"):
+        versions[package] = metadata.version(package)
+    return versions

@@ -1,0 +1,154 @@
+"""The index's on-disk format: what a build writes is what `load` reads, plain data,
+swapped atomically, and damage is named with the fix (`bot.index.store`)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bot import index as index_mod
+from bot.documents import corpus_files, read_document
+from bot.index import store
+from bot.passages import split_documents
+
+
+def build(corpus, **kwargs):
+    return index_mod.build(corpus, corpus.parent / "index", **kwargs)
+
+
+def test_index_round_trips_exactly_through_save_and_load(small_corpus):
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    documents = [d for p in corpus_files(small_corpus) for d in read_document(p, p.name)]
+    expected = split_documents(documents)
+    counts, terms, words = index_mod.analyze_passages(expected)
+    weights, idf = index_mod.bm25_weights(counts, terms, 1.2, 0.75)
+    assert list(loaded.passages) == expected
+    assert loaded.terms == terms
+    assert loaded.words == dict(words)
+    np.testing.assert_array_equal(loaded.idf, idf)
+    assert (loaded.weights != weights).nnz == 0
+    assert (loaded.counts != counts).nnz == 0
+    assert loaded.manifest["files"][0]["path"] == "energy.txt"
+
+
+def test_index_folder_holds_only_plain_data(small_corpus):
+    report = build(small_corpus)
+    folder = small_corpus.parent / "index" / report.build
+    suffixes = {p.suffix for p in folder.iterdir()}
+    assert suffixes <= {".json", ".jsonl", ".npy", ".txt"}
+    for path in folder.glob("*.npy"):
+        np.load(path, allow_pickle=False)
+
+
+def test_rebuild_swaps_current_and_keeps_one_previous_build(small_corpus):
+    index_dir = small_corpus.parent / "index"
+    first = build(small_corpus).build
+    second = build(small_corpus).build
+    third = build(small_corpus).build
+    assert (index_dir / "CURRENT").read_text().strip() == third
+    builds = sorted(p.name for p in index_dir.glob("build-*"))
+    assert builds == sorted([second, third])
+    assert first not in builds
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(index_mod.IndexNotFound, match="Run: python -m bot build"):
+        index_mod.load(tmp_path / "index")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: (d / "words.txt").write_text("a\nb\n", encoding="utf-8"),
+        lambda d: (d / "vocabulary.hashes.npy").write_bytes(
+            (d / "vocabulary.hashes.npy").read_bytes()[:-8]
+        ),
+        lambda d: (d / "passages.jsonl").write_bytes(b"truncated"),
+        lambda d: (d / "weights.data.npy").write_bytes(b"\x93NUMPY garbage"),
+        lambda d: (d / "idf.npy").unlink(),
+        lambda d: (d / "manifest.json").write_text("{}", encoding="utf-8"),
+        lambda d: (d / "counts.indptr.npy").write_bytes(
+            (d / "counts.indptr.npy").read_bytes()[:-8]
+        ),
+    ],
+    ids=[
+        "words-without-counts",
+        "cut-term-table",
+        "truncated-passages",
+        "garbage-npy",
+        "missing-idf",
+        "old-format",
+        "cut-npy",
+    ],
+)
+def test_damaged_index_files_are_named_with_the_fix(small_corpus, damage):
+    report = build(small_corpus)
+    damage(small_corpus.parent / "index" / report.build)
+    with pytest.raises(index_mod.IndexCorrupt, match=r"(index|\.npy|\.json|\.jsonl).*build --full"):
+        index_mod.load(small_corpus.parent / "index")
+
+
+def test_other_format_version_is_refused_with_the_rebuild_command(small_corpus):
+    report = build(small_corpus)
+    manifest = small_corpus.parent / "index" / report.build / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 999
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(index_mod.IndexCorrupt, match="format 999.*python -m bot build --full"):
+        index_mod.load(small_corpus.parent / "index")
+
+
+def test_a_failed_build_leaves_the_previous_index_serving(small_corpus, monkeypatch):
+    index_dir = small_corpus.parent / "index"
+    before = build(small_corpus).build
+
+    def explode(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_dump_json", explode)
+    with pytest.raises(OSError, match="No space"):
+        build(small_corpus)
+    assert (index_dir / "CURRENT").read_text().strip() == before
+    assert not list(index_dir.glob(".tmp-*"))
+    assert len(index_mod.load(index_dir).passages) > 0
+
+
+def test_term_lookups_agree_with_the_term_list(small_corpus):
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    assert isinstance(loaded.vocabulary, index_mod.StringTable)
+    assert len(loaded.vocabulary) == len(loaded.terms)
+    for column, term in enumerate(loaded.terms):
+        assert loaded.vocabulary[term] == column
+    assert "no such term here" not in loaded.vocabulary
+    assert loaded.vocabulary.get("no such term here") is None
+
+
+def test_passages_are_found_by_id_in_the_current_index(small_corpus):
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    assert loaded.passage_ids is not None
+    for passage in loaded.passages:
+        assert loaded.position_of(passage.id) == passage.position
+    assert loaded.position_of("energy.txt#99-deadbeef") is None
+
+
+def test_weight_columns_list_their_passages_in_order(small_corpus):
+    """bot.scoring splits a question's postings by passage range with a binary search."""
+    build(small_corpus)
+    weights = index_mod.load(small_corpus.parent / "index").weights
+    for column in range(weights.shape[1]):
+        passages = weights.indices[weights.indptr[column] : weights.indptr[column + 1]]
+        assert (np.diff(passages) > 0).all()
+
+
+def test_loaded_matrices_stay_memory_mapped_as_stored(small_corpus):
+    """Loading maps the .npy files; it neither copies nor converts them."""
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    for matrix in (loaded.weights, loaded.counts):
+        for array in (matrix.data, matrix.indices, matrix.indptr):
+            assert isinstance(array.base, np.memmap)
+        assert (matrix.indices.dtype, matrix.indptr.dtype) == (np.int32, np.int64)
+    assert loaded.weights.shape == loaded.counts.shape == (len(loaded.passages), len(loaded.terms))
