@@ -30,7 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import index as index_mod
-from bot import telegram_bot as tb
+from bot import telegram as tb
 from bot.answer import Answer
 from bot.config import ConfigError, Settings
 from bot.engine import Engine, IndexInfo
