@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from bot.answer import Answer, source_line
 from bot.passages import Passage
+from bot.telegram import texts
 
 __all__ = [
     "MAX_MESSAGE",
@@ -160,7 +161,7 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
         return to_parts(spans + [(answer.text, "")], limit)
     if answer.corrections:
         fixed = ", ".join(f"“{corrected}”" for _, corrected in answer.corrections)
-        spans += [(f"Did you mean {fixed}?", "i"), ("\n", "")]
+        spans += [(texts.DID_YOU_MEAN.format(fixed=fixed), "i"), ("\n", "")]
     spans.extend(emphasise(" ".join(answer.sentences), answer.highlight))
     spans.append(("\n\n— ", ""))
     spans.append((source_line(answer.hits[0]), "i"))
@@ -181,7 +182,7 @@ def format_results(
         if spans:
             spans.append(("\n\n", ""))
         if passage is None:
-            spans.append((f"{rank}. (this passage changed since; ask again)", "i"))
+            spans.append((f"{rank}. {texts.RESULT_CHANGED}", "i"))
             continue
         spans += [(f"{rank}. ", "b"), (passage.source, "i"), ("\n", ""), (passage.text, "")]
     return to_parts(spans, limit)

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from bot import analysis
 from bot import index as index_mod
 from bot.engine import IndexInfo
-from bot.telegram.render import Span
 
 if TYPE_CHECKING:
+    from bot.telegram.render import Span
     from bot.telegram.state import Stats
 
 __all__ = [
@@ -65,6 +65,8 @@ UPLOAD_GONE = "This upload is no longer waiting; send the file again."
 BUTTON_FAILED = "Sorry, something went wrong."
 PASSAGE_CHANGED = "That passage changed since this answer; please ask again."
 NO_MORE = "No more results."
+DID_YOU_MEAN = "Did you mean {fixed}?"
+RESULT_CHANGED = "(this passage changed since; ask again)"
 ALREADY_RATED = "You already rated this answer. Thanks!"
 THANKS = "Thanks for the feedback!"
 UNKNOWN_COMMAND = "I don't know that command. Try {known}."
