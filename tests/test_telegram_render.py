@@ -14,6 +14,7 @@ from bot.answer import Answer
 from bot.engine import IndexInfo
 from bot.passages import Passage
 from bot.retriever import Hit
+from bot.telegram import callbacks
 from tests.fake_telegram import MAX_CALLBACK_DATA, parse_html
 
 
@@ -121,3 +122,23 @@ def test_example_questions_come_from_headings_short_first() -> None:
     ]
     assert "Energy report" in tb.topics(info)  # the title, last; the file name, never
     assert "energy report" not in tb.topics(info)
+
+
+def test_every_button_kind_reads_back_what_it_writes() -> None:
+    answer = tb.keyboard(7, more=True, source=True, feedback=True)
+    upload = tb.upload_keyboard(3)
+    examples = tb.example_keyboard(["a", "b"])
+    assert answer is not None and examples is not None
+    more, source, up, down = [str(b.callback_data) for row in answer.inline_keyboard for b in row]
+    replace, cancel = [str(b.callback_data) for row in upload.inline_keyboard for b in row]
+    assert callbacks.parse_key(callbacks.MORE, more) == 7
+    assert callbacks.parse_key(callbacks.SOURCE, source) == 7
+    assert callbacks.parse_key(callbacks.MORE, source) is None
+    assert (callbacks.parse_feedback(up), callbacks.parse_feedback(down)) == ((7, True), (7, False))
+    assert (callbacks.parse_upload(replace), callbacks.parse_upload(cancel)) == (
+        (3, True),
+        (3, False),
+    )
+    assert callbacks.parse_upload("up:3:x") is None
+    second = str(examples.inline_keyboard[1][0].callback_data)
+    assert callbacks.parse_example(second) == 1
