@@ -243,7 +243,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the Telegram bot until SIGINT or SIGTERM."""
-    from bot.telegram_bot import run
+    from bot.telegram import run
 
     return run(
         settings,

@@ -54,6 +54,11 @@ class Passage:
             return self.text
         return f"{self.section}\n{self.text}"
 
+    @property
+    def source(self) -> str:
+        """Where the passage comes from, as "document › section" (the one way it is said)."""
+        return f"{self.doc} › {self.section}" if self.section else self.doc
+
 
 def split_sentences(text: str) -> list[str]:
     """Splits a paragraph into sentences, keeping every character except the gaps.

@@ -24,25 +24,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bot import index as index_mod
-from bot import telegram_bot as tb
+from bot import telegram as tb
 from bot.answer import Answer
 from bot.config import ConfigError, Settings
-from bot.engine import Engine, IndexInfo
-from bot.passages import Passage
-from bot.retriever import Hit
+from bot.engine import Engine
 from tests.fake_telegram import (
     DEFAULT_TOKEN,
     MAX_CALLBACK_DATA,
-    ApiError,
     FakeTelegram,
     iter_buttons,
-    parse_html,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -925,114 +918,8 @@ def test_token_refused_by_the_api_is_a_clear_error(fake: FakeTelegram, tmp_path:
 
 
 # --------------------------------------------------------------------------------------
-# The pure pieces.
+# The pure pieces (rendering: tests/test_telegram_render.py).
 # --------------------------------------------------------------------------------------
-
-
-def _passage(text: str, n: int = 0, section: str = "SECTION <A&B>") -> Passage:
-    return Passage(f"doc.txt#{n}-abcdef12", "doc <1>.txt", section, text, n)
-
-
-def _answer(
-    sentences: tuple[str, ...],
-    highlight: tuple[str, ...] = (),
-    corrections: tuple[tuple[str, str], ...] = (),
-) -> Answer:
-    hit = Hit(_passage(" ".join(sentences)), 0.9, 1.0)
-    return Answer(
-        "q", "answer", True, " ".join(sentences), sentences, (hit,), corrections, highlight
-    )
-
-
-def test_format_answer_escapes_and_bolds() -> None:
-    answer = _answer(("Use <script> & PESCO's teams, pesco!",), ("PESCO",), (("pesko", "pesco"),))
-    [part] = tb.format_answer(answer)
-    assert part == (
-        "<i>Did you mean “pesco”?</i>\nUse &lt;script&gt; &amp; <b>PESCO</b>'s teams, "
-        "<b>pesco</b>!\n\n— <i>doc &lt;1&gt;.txt › SECTION &lt;A&amp;B&gt;</i>"
-    )
-    plain, _ = parse_html(part)
-    assert plain.startswith("Did you mean “pesco”?\nUse <script> & PESCO's teams")
-
-
-def test_format_answer_of_an_abstention_is_its_plain_text() -> None:
-    answer = Answer("x", "abstain", False, "I could not find this. Nearest topics: A & <B>.")
-    assert tb.format_answer(answer) == ["I could not find this. Nearest topics: A &amp; &lt;B&gt;."]
-
-
-def test_long_answer_splits_at_sentences_never_inside_tags() -> None:
-    sentence = "The word alpha appears in this sentence about alpha & beta. "
-    answer = _answer(tuple(sentence.strip() for _ in range(120)), ("alpha",))
-    parts = tb.format_answer(answer)
-    assert len(parts) == 2
-    for part in parts:
-        plain, _ = parse_html(part)  # every part is valid Telegram HTML
-        assert len(plain) <= 4096
-    assert parse_html(parts[0])[0].endswith("alpha & beta.")  # cut after a sentence
-    assert parts[1].endswith("</i>")
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    pieces=st.lists(
-        st.tuples(
-            st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
-            st.sampled_from(["", "b", "i", "code"]),
-        ),
-        max_size=30,
-    ),
-    limit=st.integers(min_value=20, max_value=400),
-)
-def test_split_keeps_every_word_and_each_part_valid(
-    pieces: list[tuple[str, str]], limit: int
-) -> None:
-    parts = tb.to_parts(pieces, limit)
-    plains = []
-    for part in parts:
-        plain, _ = parse_html(part)
-        assert 0 < tb.telegram_length(plain) <= limit
-        plains.append(plain)
-    original = "".join(text for text, _ in pieces)
-    assert "".join("".join(p.split()) for p in plains) == "".join(original.split())
-
-
-def test_keyboard_callback_data_fits_telegram() -> None:
-    markup = tb.keyboard(10**12, more=True, source=True, feedback=True)
-    assert markup is not None
-    data = [b.callback_data for row in markup.inline_keyboard for b in row]
-    assert data == [f"more:{10**12}", f"src:{10**12}", f"fb:{10**12}:1", f"fb:{10**12}:0"]
-    assert all(len(str(d).encode()) <= MAX_CALLBACK_DATA for d in data)
-    assert tb.keyboard(1, more=False, source=False, feedback=False) is None
-
-
-def test_topic_keeps_acronyms_in_sentence_case() -> None:
-    assert tb.topic("EU CYBERSECURITY STRATEGY") == "EU cybersecurity strategy"
-    assert tb.topic("PROTECTION OF HUMAN RIGHTS") == "Protection of human rights"
-    assert tb.topic("Mixed Case Heading") == "Mixed Case Heading"
-
-
-def test_example_questions_come_from_headings_short_first() -> None:
-    info = IndexInfo(
-        format_version=1,
-        passage_count=4,
-        build_time="2026-01-01T00:00:00Z",
-        build_id="b",
-        documents=("energy-report.txt",),
-        sections=(
-            "energy report",
-            "A VERY LONG HEADING WITH FAR TOO MANY WORDS",
-            "WIND POWER",
-            "ENERGY REPORT",
-            "Storage",
-        ),
-    )
-    assert tb.example_questions(info) == [
-        "Tell me about wind power",
-        "Tell me about storage",
-        "Tell me about a very long heading with far too many words",
-    ]
-    assert "Energy report" in tb.topics(info)  # the title, last; the file name, never
-    assert "energy report" not in tb.topics(info)
 
 
 @pytest.mark.parametrize(
@@ -1052,126 +939,3 @@ def test_user_rate_limit_window() -> None:
     assert limit.retry_in(1) == 60
     now[0] = 60.0
     assert limit.check(1) == "ok"
-
-
-# --------------------------------------------------------------------------------------
-# The fake is strict like Telegram (so the tests above mean something).
-# --------------------------------------------------------------------------------------
-
-
-def _post(
-    fake: FakeTelegram, method: str, token: str | None = None, **params: Any
-) -> tuple[int, dict[str, Any]]:
-    body = urllib.parse.urlencode(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-    ).encode()
-    request = urllib.request.Request(
-        f"{fake.api_url}{token or fake.token}/{method}",
-        data=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WAIT) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-@pytest.mark.parametrize(
-    ("text", "error"),
-    [
-        ("x" * 4097, "message is too long"),
-        ("<b>bold</i>", "Unmatched end tag"),
-        ("<b>open", "Can't find end tag"),
-        ("<script>alert(1)</script>", 'Unsupported start tag "script"'),
-        ("1 < 2", "Unclosed start tag"),
-        ("Q&A", "Character '&'"),
-        ("&nbsp;", "Unsupported HTML entity"),
-        ("   ", "message text is empty"),
-    ],
-)
-def test_fake_rejects_what_telegram_rejects(fake: FakeTelegram, text: str, error: str) -> None:
-    fake.push_text(USER, "hi")
-    status, body = _post(fake, "sendMessage", chat_id=USER, text=text, parse_mode="HTML")
-    assert status == 400 and body["ok"] is False and body["error_code"] == 400
-    assert error in body["description"]
-
-
-def test_fake_accepts_telegram_html(fake: FakeTelegram) -> None:
-    fake.push_text(USER, "hi")
-    text = (
-        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s>"
-        '<strike>k</strike><del>d</del><span class="tg-spoiler">p</span>'
-        '<tg-spoiler>t</tg-spoiler><a href="https://e.org/?a=1&amp;b=2">a</a>'
-        '<code>c</code><pre><code class="language-python">x</code></pre>'
-        "<blockquote>q</blockquote> &lt;&gt;&amp;&quot;&#65;&#x42;" + "y" * 4000
-    )
-    status, body = _post(fake, "sendMessage", chat_id=USER, text=text, parse_mode="HTML")
-    assert status == 200, body
-    assert body["result"]["text"].startswith('bsieunskdptacxq <>&"AB')
-
-
-def test_fake_checks_tokens_methods_buttons_and_chats(fake: FakeTelegram) -> None:
-    assert _post(fake, "getMe", token="1:" + "x" * 35) == (
-        401,
-        {"ok": False, "error_code": 401, "description": "Unauthorized"},
-    )
-    assert _post(fake, "sendTelepathy")[0] == 404
-    assert (
-        _post(fake, "sendMessage", chat_id=77, text="hi")[1]["description"]
-        == "Bad Request: chat not found"
-    )
-    fake.push_text(USER, "hi")
-    markup = {"inline_keyboard": [[{"text": "x", "callback_data": "d" * 65}]]}
-    status, body = _post(fake, "sendMessage", chat_id=USER, text="hi", reply_markup=markup)
-    assert (status, body["description"]) == (400, "Bad Request: BUTTON_DATA_INVALID")
-    fake.fail_next("getMe", times=1, status=429, retry_after=3)
-    assert _post(fake, "getMe")[1]["parameters"] == {"retry_after": 3}
-    fake.fail_next("getMe", times=1, status=500)
-    assert _post(fake, "getMe")[0] == 500
-    assert _post(fake, "getMe")[0] == 200
-
-
-def test_fake_long_poll_honours_offset_and_timeout(fake: FakeTelegram) -> None:
-    assert _post(fake, "getUpdates", timeout=0) == (200, {"ok": True, "result": []})
-    first = fake.push_text(USER, "one")
-    fake.push_text(USER, "two")
-    status, body = _post(fake, "getUpdates", timeout=5)
-    ids = [u["update_id"] for u in body["result"]]
-    assert [u["message"]["text"] for u in body["result"]] == ["one", "two"]
-    assert first["text"] == "one"
-    _, body = _post(fake, "getUpdates", offset=ids[1], timeout=0)
-    assert [u["update_id"] for u in body["result"]] == [ids[1]]  # older ones confirmed
-
-    result: list[Any] = []
-    poller = threading.Thread(
-        target=lambda: result.append(_post(fake, "getUpdates", offset=ids[1] + 1, timeout=30))
-    )
-    poller.start()
-    fake.wait_for(lambda f: f.waiting_polls == 1, WAIT)
-    fake.push_text(USER, "three")  # wakes the long poll at once, not after 30 s
-    poller.join(WAIT)
-    assert not poller.is_alive()
-    assert [u["message"]["text"] for u in result[0][1]["result"]] == ["three"]
-
-
-def test_parse_html_counts_entities_as_one_character() -> None:
-    plain, entities = parse_html("<b>a&amp;b</b>")
-    assert plain == "a&b" and entities == [{"type": "bold", "offset": 0, "length": 3}]
-    with pytest.raises(ApiError):
-        parse_html("<code><b>x</b></code>")
-
-
-def test_fake_reads_json_and_multipart_bodies(fake: FakeTelegram) -> None:
-    fake.push_text(USER, "hi")
-    url = f"{fake.api_url}{fake.token}/sendMessage"
-    markup = {"inline_keyboard": [[{"text": "ok", "callback_data": "x"}]]}
-    as_json = httpx.post(url, json={"chat_id": USER, "text": "json", "reply_markup": markup})
-    assert as_json.status_code == 200 and as_json.json()["result"]["reply_markup"] == markup
-    multipart = httpx.post(
-        url,
-        data={"chat_id": str(USER), "text": "multi", "reply_markup": json.dumps(markup)},
-        files={"unused": ("a.txt", b"bytes")},
-    )
-    assert multipart.status_code == 200, multipart.text
-    assert fake.calls("sendMessage")[-1].params["unused"] == {"filename": "a.txt", "size": 5}

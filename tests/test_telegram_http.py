@@ -18,7 +18,7 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram_http import AiohttpRequest
+from bot.telegram.http import AiohttpRequest
 from tests.fake_telegram import FakeTelegram
 
 USER = 4242

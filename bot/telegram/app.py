@@ -1,0 +1,329 @@
+"""Wiring: the Application, its send limits and HTTP client, log redaction, and `run`.
+
+Sends go through `AIORateLimiter` (Telegram's own send limits, honouring `RetryAfter`),
+extended to retry a request the server failed (5xx), so a reply is not lost to one bad
+gateway, and then over aiohttp (`bot.telegram.http`: PTB's default httpx client cost
+the bot half its CPU under load).
+
+The token is validated before any network call and never logged: every log record has
+the token replaced (PTB's own InvalidToken message repeats it), and httpx, which logs
+request URLs at INFO, is kept at WARNING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from telegram import LinkPreviewOptions
+from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import ConfigError, Settings
+from bot.engine import Engine
+from bot.telegram import admin, callbacks, handlers
+from bot.telegram.http import AiohttpRequest
+from bot.telegram.state import CONTEXT_TYPES, TYPING_DELAY, BotState, UserRateLimit
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "RetryingRateLimiter",
+    "build_application",
+    "quiet_http_logs",
+    "run",
+    "validate_token",
+]
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATTERN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+TELEGRAM_SEND_RATE = 30.0  # messages a second Telegram allows a bot across all chats
+GROUP_SEND_RATE = 20  # messages a minute Telegram allows a bot in one group
+SEND_RETRIES = 3  # retries after RetryAfter (429) or a server error (5xx)
+# Connections to the Bot API for sends. Locally 4, 8, 16 and 64 all gave 340-420
+# replies/s (bench/telegram_load.py, within the noise); 8 leaves room for the round
+# trips of the real Bot API without holding many idle sockets.
+CONNECTIONS = 8
+POOL_WAIT = 30.0  # seconds a send may wait for a free connection before failing
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """AIORateLimiter (Telegram's send limits, RetryAfter) that also retries server errors.
+
+    A 5xx answer or a refused connection means the request was not carried out, so
+    sending it again loses nothing and duplicates nothing. Timeouts are not retried:
+    the message may have gone out. Bad requests are our mistake and are not retried.
+
+    It also lets at most `in_flight` requests reach the HTTP client at once: a burst of
+    replies then queues here, with no deadline, instead of in the client's connection
+    pool, where a long wait would count against the pool timeout and fail the send.
+    """
+
+    def __init__(self, *args: Any, in_flight: int = CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = asyncio.Semaphore(in_flight)
+
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        """Runs the request through the limiter, retrying after a server error."""
+        for attempt in range(SEND_RETRIES + 1):
+            try:
+                async with self._slots:
+                    return await super().process_request(
+                        callback, args, kwargs, endpoint, data, rate_limit_args
+                    )
+            except (BadRequest, TimedOut):
+                raise
+            except NetworkError as exc:
+                if attempt == SEND_RETRIES:
+                    raise
+                log.warning("%s failed (%s); retrying", endpoint, exc)
+                await asyncio.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+def quiet_http_logs(token: str | None = None) -> None:
+    """Keeps the token out of logs.
+
+    httpx (PTB's default client) logs every request URL, which holds the token, at
+    INFO: its loggers are set to WARNING should anything use it; aiohttp logs no URLs.
+    Given the token (by `run`, which owns the process), every log record made from then
+    on also has it replaced, in its message and its traceback (PTB's InvalidToken
+    repeats it), whichever handler ends up printing it.
+    """
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    factory = logging.getLogRecordFactory()
+    if token and not (isinstance(factory, _RedactingFactory) and factory.token == token):
+        logging.setLogRecordFactory(_RedactingFactory(factory, token))
+
+
+class _RedactingFactory:
+    """A log record factory that replaces the token in messages and tracebacks."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord], token: str) -> None:
+        self.inner = inner
+        self.token = token
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: let logging report it
+            return record
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = text.replace(self.token, "<token>")
+        return record
+
+
+def _file_url(api_url: str) -> str:
+    """The file download base for an API base: ".../bot" -> ".../file/bot"."""
+    head, sep, tail = api_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}" if sep else api_url
+
+
+def validate_token(token: str | None) -> str:
+    """Returns the token if it looks like one @BotFather issues, before any network call.
+
+    Raises:
+        ConfigError: The token is missing or malformed; the message says what to do and
+            never repeats the token.
+    """
+    if not token:
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and run "
+            "export TELEGRAM_BOT_TOKEN=<the token it gives you>"
+        )
+    if not TOKEN_PATTERN.fullmatch(token.strip()):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then 30 or "
+            "more letters, digits, - or _): copy it again from @BotFather"
+        )
+    return token.strip()
+
+
+def build_application(
+    settings: Settings,
+    engine: Engine,
+    *,
+    send_rate: float = TELEGRAM_SEND_RATE,
+    typing_delay: float = TYPING_DELAY,
+) -> Application:
+    """Builds the bot: handlers, the shared state, limits. Makes no network call.
+
+    Args:
+        settings: Token, API URL, admins, rate limit, feedback path.
+        engine: The answering core, shared by all handlers.
+        send_rate: Messages a second across all chats (Telegram allows about 30);
+            0 turns the limit off (for load tests against a local server).
+        typing_delay: Seconds of retrieval before "typing…" is shown.
+
+    Raises:
+        ConfigError: The token is missing or malformed.
+    """
+    token = validate_token(settings.telegram_token)
+    quiet_http_logs()
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(_file_url(settings.telegram_api_url))
+        .rate_limiter(
+            RetryingRateLimiter(
+                overall_max_rate=send_rate,
+                group_max_rate=GROUP_SEND_RATE if send_rate else 0,
+                max_retries=SEND_RETRIES,
+            )
+        )
+        .concurrent_updates(True)
+        .request(AiohttpRequest(CONNECTIONS, pool_timeout=POOL_WAIT))
+        .get_updates_request(AiohttpRequest(1))
+        .defaults(
+            Defaults(
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_sending_without_reply=True,
+            )
+        )
+        .context_types(CONTEXT_TYPES)
+        .post_init(handlers.post_init)
+        .build()
+    )
+    application.bot_data["state"] = BotState(
+        engine,
+        settings,
+        UserRateLimit(settings.rate_limit_per_minute),
+        typing_delay=typing_delay,
+    )
+    not_text = (
+        filters.Sticker.ALL
+        | filters.PHOTO
+        | filters.VOICE
+        | filters.AUDIO
+        | filters.VIDEO
+        | filters.VIDEO_NOTE
+        | filters.ANIMATION
+        | filters.LOCATION
+        | filters.CONTACT
+    )
+    application.add_handlers(
+        [
+            CommandHandler("start", handlers.on_start),
+            CommandHandler("help", handlers.on_help),
+            CommandHandler("ask", handlers.on_ask),
+            CommandHandler("sources", handlers.on_sources),
+            CommandHandler("about", handlers.on_about),
+            CommandHandler("stats", admin.on_stats),
+            CommandHandler("reload", admin.on_reload),
+            MessageHandler(filters.COMMAND, handlers.on_unknown_command),
+            MessageHandler(filters.TEXT, handlers.on_text),
+            MessageHandler(filters.Document.ALL & filters.UpdateType.MESSAGE, admin.on_document),
+            MessageHandler(not_text & filters.UpdateType.MESSAGE, handlers.on_not_text),
+            # One handler per kind of button; the first whose pattern matches runs.
+            CallbackQueryHandler(handlers.on_more, pattern=callbacks.MORE),
+            CallbackQueryHandler(handlers.on_source, pattern=callbacks.SOURCE),
+            CallbackQueryHandler(handlers.on_feedback, pattern=callbacks.FEEDBACK),
+            CallbackQueryHandler(handlers.on_example, pattern=callbacks.EXAMPLE),
+            CallbackQueryHandler(admin.on_upload_button, pattern=callbacks.UPLOAD),
+            CallbackQueryHandler(handlers.on_stale_button),
+        ]
+    )
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def run(
+    settings: Settings,
+    *,
+    webhook_url: str | None = None,
+    listen: str = "127.0.0.1",
+    port: int = 8443,
+    secret_token: str | None = None,
+    send_rate: float | None = None,
+) -> int:
+    """Runs the bot until SIGINT or SIGTERM; returns the exit status (0 on a clean stop).
+
+    Args:
+        settings: The configuration (token, API URL, admins, corpus and index).
+        webhook_url: Public HTTPS URL Telegram should post updates to; polling when None.
+        listen: Address the webhook server binds (behind a reverse proxy: 127.0.0.1).
+        port: Port of the webhook server.
+        secret_token: Webhook secret Telegram sends back in a header; a random one is
+            made when None, so the webhook only accepts Telegram's requests.
+        send_rate: Messages a second across chats; None for the setting
+            `telegram_send_rate` if there is one, else Telegram's 30.
+
+    Raises:
+        ConfigError: The token is missing, malformed, or refused by the Bot API.
+    """
+    token = validate_token(settings.telegram_token)
+    quiet_http_logs(token)
+    library_log = logging.getLogger("telegram")
+    if not logging.getLogger().handlers and not library_log.handlers:
+        # The library's warnings (e.g. network trouble while polling) get a level prefix
+        # like ours instead of logging's bare last-resort output.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        library_log.addHandler(handler)
+    if threading.current_thread() is threading.main_thread():
+        # Until the Application installs its own handlers, SIGTERM (e.g. during an index
+        # build) must still end the process cleanly.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+    engine = Engine.open(settings, say=lambda line: print(line, file=sys.stderr))
+    if send_rate is None:
+        send_rate = settings.telegram_send_rate
+    application = build_application(settings, engine, send_rate=send_rate)
+    try:
+        if webhook_url:
+            application.run_webhook(
+                listen=listen,
+                port=port,
+                url_path=urlsplit(webhook_url).path.lstrip("/"),
+                webhook_url=webhook_url,
+                secret_token=secret_token or secrets.token_urlsafe(32),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        # PTB's message repeats the token: say what happened in our own words.
+        raise ConfigError(
+            "the Bot API refused the token (401 Unauthorized, or 404 when "
+            "TELEGRAM_API_URL is not a Bot API): check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL"
+        ) from None
+    except NetworkError as exc:
+        where = urlsplit(settings.telegram_api_url).netloc
+        reason = exc.message.replace(token, "<token>")
+        print(f"Error: cannot reach the Bot API at {where}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(0)
