@@ -77,41 +77,6 @@ class Engine:
         ensure_index(settings, say)
         return cls(settings, Retriever(index_mod.load(settings.index_dir)))
 
-    def rebuild(
-        self,
-        *,
-        full: bool = False,
-        wait: bool = False,
-        progress: Callable[[int, int, int], None] | None = None,
-    ) -> index_mod.BuildReport:
-        """Rebuilds the index from the corpus folder and swaps it in.
-
-        Front ends call this instead of `bot.index.build`, so every rebuild uses the
-        engine's settings (folders, k1, b) and the new index serves at once.
-
-        Args:
-            full: Read every file again instead of reusing unchanged ones.
-            wait: Wait for a build another process is running instead of failing.
-            progress: Called after each file with (files done, files in all, percent
-                of the corpus's bytes done).
-
-        Raises:
-            bot.index.BuildInProgress: Another process is building and `wait` is False.
-            bot.index.IndexError_: The corpus cannot be indexed; the message says why.
-        """
-        settings = self.settings
-        report = index_mod.build(
-            settings.corpus_dir,
-            settings.index_dir,
-            settings.k1,
-            settings.b,
-            wait=wait,
-            full=full,
-            progress=progress,
-        )
-        self.refresh()
-        return report
-
     @property
     def retriever(self) -> Retriever:
         """The retriever of the index in use now."""

@@ -32,9 +32,6 @@ from bot.index.store import (
 )
 from bot.index.weighting import analyze_passages, bm25_weights
 
-# temporary: removed at merge (bot/telegram_bot.py still says IndexError_)
-IndexError_ = IndexProblem
-
 __all__ = [
     "CURRENT",
     "FORMAT_VERSION",

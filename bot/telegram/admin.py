@@ -79,7 +79,7 @@ async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
             report = await asyncio.to_thread(state.engine.rebuild, wait=False)
         except index_mod.BuildInProgress:
             return [(texts.BUILD_BUSY, "")]
-        except index_mod.IndexError_ as exc:
+        except index_mod.IndexProblem as exc:
             return [(texts.NOT_REBUILT.format(problem=exc), "")]
         except Exception as exc:
             log.exception("rebuild failed")

@@ -296,6 +296,7 @@ def run(
         # build) must still end the process cleanly.
         signal.signal(signal.SIGTERM, _exit_cleanly)
     engine = Engine.open(settings, say=lambda line: print(line, file=sys.stderr))
+    engine.warm_up()  # a large index's first question must not wait for the compiler
     if send_rate is None:
         send_rate = settings.telegram_send_rate
     application = build_application(settings, engine, send_rate=send_rate)
