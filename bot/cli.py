@@ -236,9 +236,12 @@ def _stdin_questions(stream: BinaryIO) -> Iterator[tuple[str, str | None]]:
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the interactive console until end of input."""
-    from bot.console import Console
+    from bot.console import Console, threads_ignore_ctrl_c
 
-    return Console(_open(settings), sys.stdin, sys.stdout).run()
+    with threads_ignore_ctrl_c():
+        engine = _open(settings)
+        engine.warm_up()
+    return Console(engine, sys.stdin, sys.stdout).run()
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:

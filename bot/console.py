@@ -14,7 +14,9 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -31,6 +33,23 @@ PAGE = 2  # further results shown per :more
 HISTORY_LINES = 1000  # questions kept in the history file
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def threads_ignore_ctrl_c() -> Iterator[None]:
+    """Starts threads that never receive Ctrl-C, so the kernel gives it to this thread.
+
+    Threads started inside the block (OpenBLAS's, at numpy's import; the scoring
+    warm-up) inherit the blocked mask. The console's main thread waits in readline's
+    select(), which only a signal delivered to that thread interrupts: one delivered
+    to another thread went unnoticed until the next key press (one pty test run in
+    four on a loaded machine).
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def history_file() -> Path | None:
@@ -81,7 +100,6 @@ class Console:
 
     def run(self) -> int:
         """Reads questions until end of input or :quit. Returns the exit status."""
-        self.engine.warm_up()
         if not self.interactive:
             return self._loop()
         history = self._load_history()

@@ -61,6 +61,7 @@ def warm_up() -> None:
     For long-running front ends, in a background thread: a one-shot command never
     needs it for a small corpus.
     """
+    _helper.submit(int).result()  # its thread, started now, inherits this one's signal mask
     matrix = sp.csc_matrix(np.ones((2, 1), dtype=np.float32))
     kernels = compiled()
     _score_compiled(

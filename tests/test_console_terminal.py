@@ -25,6 +25,7 @@ class Terminal:
             # An ignored SIGINT survives exec (an earlier test in this process may have
             # set one); a user's shell starts the console with Ctrl-C working.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             os.execve(sys.executable, [sys.executable, "-m", "bot", *args], env)
         self.screen = ""
 
