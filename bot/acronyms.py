@@ -71,8 +71,8 @@ def match_long_form(acronym: str, candidate: str) -> str | None:
     words = _WORD.findall(long_form)
     if len(words) < 2 or len(words) > min(len(letters) + 5, 2 * len(letters)):
         return None
-    if long_form.casefold() == acronym.casefold():
-        return None
+    if any(w.casefold() == acronym.casefold() for w in words):
+        return None  # "WHO" is not defined by "who said"
     return long_form
 
 

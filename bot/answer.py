@@ -58,7 +58,7 @@ _NUMBER_WORDS = (
 _DATE = re.compile(
     r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
     r"|\b\d{1,2}(?:[:.h]\d{2})\b|\b\d{1,2}\s*(?:a\.?m\b\.?|p\.?m\b\.?)"
-    r"|\b(?:" + "|".join((_MONTHS + " " + _WEEKDAYS + " " + _TIME_WORDS).split()) + r")\b"
+    r"|\b(?:" + "|".join((_MONTHS + " " + _WEEKDAYS + " " + _TIME_WORDS).split()) + r")s?\b"
     r"|\b(?:\d+|an?|every|each|per|"
     + "|".join(_NUMBER_WORDS.split())
     + r")[\s-]+(?:"

@@ -137,7 +137,10 @@ def _load_cached(path: str, stamp: tuple[int, int]) -> AnswerModel:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelError(f"cannot read the answer model {path}: {exc}") from None
+        raise ModelError(
+            f"cannot read the answer model {path}: {exc}; delete it or refit it with "
+            "`python -m bot train`"
+        ) from None
     if not isinstance(data, dict):
         raise ModelError(f"{path} is not an answer model; refit it with `python -m bot train`")
     return AnswerModel.from_json(data, path)

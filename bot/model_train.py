@@ -104,7 +104,11 @@ def feedback_examples(engine: Engine, path: Path, group: str) -> list[Example]:
         question = parse(text)
         retriever = engine.retriever
         reply = draft(retriever, question, retriever.search(question, 3))
-        if reply is None or (kind == "answer" and reply.hits[0].passage.id not in voted[:1]):
+        if reply is None:
+            if kind == "abstain":  # nothing found, and declining was right
+                found.append(Example(group, text, False, False, tuple(0.0 for _ in FEATURES)))
+            continue
+        if kind == "answer" and reply.hits[0].passage.id not in voted[:1]:
             continue  # the bot no longer gives the reply that was voted on
         right = kind == "answer" and vote == "up"
         values = tuple(reply.features[f] for f in FEATURES)

@@ -85,7 +85,7 @@ _FORM_PHRASE = re.compile(
     r"|\b(?:make|makes|made|making)\s+up\b"
     r"|\b(?:consist|consists|consisted|consisting)\s+of\b"
     r"|\b(?:deal|deals|dealt|dealing)\s+with\b"
-    r"|\b(?:be|is|are|was|were|been|being|get|gets)\s+used\s+for\b"
+    r"|\bused\s+for\b"
     r"|\b(?:short|abbreviation|acronym)\s+for\b"
     r"|\b(?:full\s+form|long\s+form|abbreviation|acronym)\s+of\b",
     re.I,
@@ -127,10 +127,11 @@ _ASKS_EXPANSION = re.compile(
     r"|\bwhat\s+(?:does|do|did)\s+(?:the\s+)?\w+\s+mean\b",
     re.I,
 )
-# Where the subject of an expansion question stands when it is typed in lower case.
+# Where the subject of an expansion question stands when it is typed in lower case
+# ("what does pesco stand for"); "what does X mean" needs capitals, as "what does the
+# strategy mean for partners" asks no acronym.
 _SUBJECT = re.compile(
     r"(\w+)\s+(?:stand|stands|stood)\s+for\b|(\w+)\s+(?:is\s+)?short\s+for\b"
-    r"|\bwhat\s+(?:does|do|did)\s+(?:the\s+)?(\w+)\s+mean\b"
     r"|\b(?:form|meaning|abbreviation|acronym)\s+(?:of\s+|for\s+)?(?:the\s+)?(\w+)",
     re.I,
 )
