@@ -81,6 +81,11 @@ def project_sets() -> list[QuestionSet]:
             (eval_dir / "us-constitution.jsonl",),
             eval_dir / "corpora" / "us-constitution" / "text",
         ),
+        QuestionSet(
+            "nist-800-63b",
+            (eval_dir / "nist-800-63b.jsonl",),
+            eval_dir / "corpora" / "nist-800-63b" / "text",
+        ),
     ]
 
 
