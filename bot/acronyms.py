@@ -22,7 +22,6 @@ from dataclasses import dataclass
 _BRACKETED = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9&\-]{1,9})\s*\)")
 # "ABBR (Long Form)": an acronym followed by a bracketed phrase of two words or more.
 _LEADING = re.compile(r"\b([A-Z][A-Za-z0-9&\-]{1,9})\s*\(\s*([^()]{3,120}?)\s*\)")
-_WORD = re.compile(r"[\w'’\-]+")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def match_long_form(acronym: str, candidate: str) -> str | None:
         s -= 1
     start = text.rfind(" ", 0, lf + 1) + 1
     long_form = candidate[start:].strip(" ,;:-–")
-    words = _WORD.findall(long_form)
+    words = re.findall(r"[^\W_]+", long_form)  # "man-in-the-middle" is four words
     if len(words) < 2 or len(words) > min(len(letters) + 5, 2 * len(letters)):
         return None
     if any(w.casefold() == acronym.casefold() for w in words):

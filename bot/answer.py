@@ -343,12 +343,14 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
         blocks.append(" ".join(chosen) + f"\n— {source_line(hit)}")
     found = frozenset().union(*(h.matched for h in support))
     quoted = frozenset().union(*(_stems_of(s) for s in sentences))
-    return Draft(
-        sentences,
-        "\n".join(blocks),
-        search.hits,
-        features(retriever, question, search, found, quoted & frozenset(search.stems), sentences),
+    values = features(
+        retriever, question, search, found, quoted & frozenset(search.stems), sentences
     )
+    if question.kind == "acronym":
+        # It asks what the letters stand for and the text never spells them out: a
+        # sentence that merely uses the acronym does not answer that.
+        values["kind_unmet"] = 1.0
+    return Draft(sentences, "\n".join(blocks), search.hits, values)
 
 
 def _definition(retriever: Retriever, acronym: str) -> tuple[str, Hit] | None:
@@ -481,7 +483,10 @@ def compose(
     if reply is None:
         return _abstain(question, search, did_you_mean, 0.0)
     confidence = model.probability(reply.features)
-    if confidence < min_confidence or is_fragment(reply.sentences):
+    # Two replies are never answers, whatever the model says: a bare lead-in, and a
+    # sentence that merely uses an acronym when the question asks what it stands for.
+    unexpanded = question.kind == "acronym" and reply.features.get("acronym") != 1.0
+    if confidence < min_confidence or is_fragment(reply.sentences) or unexpanded:
         return _abstain(question, replace(search, hits=reply.hits), did_you_mean, confidence)
     return Answer(
         question.text,

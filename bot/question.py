@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot import analysis
+from bot import analysis, wordlist
 
 # Words of greetings, thanks and help requests. A message made only of these (and stop
 # words) is small talk; "hi, what is PESCO?" still has a topic and gets an answer.
@@ -122,8 +122,8 @@ _FORM_VERBS = frozenset(
 # "PESCO", "EU", "CSDP", "G7". The question must ask what it stands for or means.
 _ACRONYM = re.compile(r"\b([A-Z][A-Z0-9&]{1,9}s?)\b")
 _ASKS_EXPANSION = re.compile(
-    r"\b(?:stand|stands|stood)\s+for\b|\bshort\s+for\b|\b(?:full|long)\s+form\b"
-    r"|\b(?:abbreviation|acronym)\b|\bmeaning\s+of\b"
+    r"\b(?:stand|stands|stood)\s+for\b|\bshort\s+for\b|\b(?:full|long)\s+(?:form|name)\b"
+    r"|\b(?:abbreviation|acronym)\b|\bmeaning\s+of\b|^\W*\w+\s+meaning\W*$"
     r"|\bwhat\s+(?:does|do|did)\s+(?:the\s+)?\w+\s+mean\b",
     re.I,
 )
@@ -132,8 +132,15 @@ _ASKS_EXPANSION = re.compile(
 # strategy mean for partners" asks no acronym.
 _SUBJECT = re.compile(
     r"(\w+)\s+(?:stand|stands|stood)\s+for\b|(\w+)\s+(?:is\s+)?short\s+for\b"
-    r"|\b(?:form|meaning|abbreviation|acronym)\s+(?:of\s+|for\s+)?(?:the\s+)?(\w+)",
+    r"|\b(?:form|name|meaning|abbreviation|acronym)\s+(?:of\s+|for\s+)?(?:the\s+)?(\w+)"
+    r"|^\W*(\w+)\s+meaning\W*$",
     re.I,
+)
+
+# "What is PSTN?", "what's the PBKDF2": a question about an acronym alone.
+_WHAT_IS = re.compile(
+    r"^\s*(?i:what\s+is|what's|whats|what\s+are)\s+(?i:an?\s+|the\s+)?"
+    r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?\s*\??\s*$"
 )
 
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
@@ -182,7 +189,9 @@ class Question:
         kind: The kind of answer asked for: one of `KINDS` ("when", "how_many",
             "how_much", "who", "where", "why", "yes_no", "how", "what", "acronym",
             "other").
-        acronym: The acronym whose long form is asked ("PESCO"), or None.
+        acronym: The acronym whose long form is asked ("What does PESCO stand for?",
+            kind "acronym") or that the question is about ("What is PESCO?": the
+            long form, when the text defines it, is a fine first line), or None.
         small_talk: "greeting", "thanks" or "help" when the message has no topic,
             else None.
     """
@@ -205,6 +214,7 @@ def parse(text: str) -> Question:
     """Reads a question once into the record every layer uses."""
     words = analysis.words(text)
     acronym = _acronym(text)
+    about = None if acronym else _WHAT_IS.match(text)
     form_verbs = {
         w for m in _FORM_PHRASE.finditer(text) for w in analysis.words(m.group(0))
     } & _FORM_VERBS
@@ -218,7 +228,7 @@ def parse(text: str) -> Question:
         content,
         form,
         "acronym" if acronym else _kind(text),
-        acronym,
+        acronym or (about.group(1) if about else None),
         _small_talk(words),
     )
 
@@ -242,6 +252,8 @@ def _acronym(text: str) -> str | None:
         word = next((g for g in subject.groups() if g), "") if subject else ""
         if not 2 <= len(word) <= 10 or word.casefold() in analysis.STOP_WORDS:
             return None
+        if wordlist.is_common(word.casefold()):
+            return None  # "the meaning of life" asks no acronym
         found = [word.upper()]
     acronym = found[-1]
     # A plural written "NGOs" asks about "NGO".

@@ -11,7 +11,8 @@ def test_answer_leads_with_the_best_sentence_then_the_source(shipped_engine):
     answer = shipped_engine.ask("What is PESCO?")
     assert answer.answered
     assert answer.kind == "answer"
-    assert answer.sentences[0].startswith("Permanent Structured Cooperation (PESCO)")
+    assert answer.sentences[0] == "PESCO stands for Permanent Structured Cooperation."
+    assert answer.sentences[1].startswith("Permanent Structured Cooperation (PESCO)")
     first_line, source = answer.text.split("\n—")
     assert "Permanent Structured Cooperation" in first_line
     assert source.strip().startswith("cybersecurity-eu-external-action.txt › ")
@@ -172,3 +173,12 @@ def test_more_of_the_question_matched_gives_more_confidence(shipped_engine):
     full = shipped_engine.ask("What does the EU Cybersecurity Strategy aim to build?")
     partial = shipped_engine.ask("What does the EU Cybersecurity Strategy say about tennis?")
     assert full.confidence > partial.confidence
+
+
+def test_an_acronym_question_the_text_cannot_expand_counts_as_unmet(shipped_engine):
+    retriever = shipped_engine.retriever
+    question = parse("What does OSCE stand for?")  # the factsheet names OSCE, never expands it
+    reply = answer_mod.draft(retriever, question, retriever.search(question, 3))
+    assert reply is not None
+    assert reply.features["kind_unmet"] == 1.0
+    assert not shipped_engine.ask("What does OSCE stand for?").answered

@@ -34,12 +34,18 @@ def test_the_kind_of_answer_asked_for(text, kind):
         ("What does CSDP mean?", "CSDP"),
         ("full form of nato", "NATO"),
         ("What do the NGOs stand for?", "NGO"),
-        ("What is PESCO?", None),  # asks what it is, not what the letters stand for
+        ("What is PESCO?", "PESCO"),  # about the acronym, though not only its letters
         ("What does the strategy mean for partners?", None),
     ],
 )
 def test_the_acronym_asked_about(text, acronym):
     assert parse(text).acronym == acronym
+
+
+def test_what_is_an_acronym_is_not_only_a_question_about_its_letters():
+    assert parse("What is PESCO?").kind == "what"
+    assert parse("What does PESCO stand for?").kind == "acronym"
+    assert parse("What is Paris?").acronym is None
 
 
 @pytest.mark.parametrize(
@@ -77,3 +83,15 @@ def test_the_record_is_frozen_and_read_once():
 def test_an_empty_message_is_empty():
     assert parse(" ?! ").empty
     assert not parse("PESCO").empty
+
+
+@pytest.mark.parametrize(
+    ("text", "acronym"),
+    [
+        ("pesco meaning", "PESCO"),
+        ("What is the full name of PESCO?", "PESCO"),
+        ("What is the meaning of life?", None),  # a common word is no acronym
+    ],
+)
+def test_other_ways_of_asking_for_a_long_form(text, acronym):
+    assert parse(text).acronym == acronym
