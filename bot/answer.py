@@ -161,11 +161,6 @@ class Answer:
         }
 
 
-def small_talk(question: Question) -> str | None:
-    """The kind of small talk a message is ("greeting", "thanks", "help"), or None."""
-    return question.small_talk
-
-
 def answers_the_kind(question: Question, reply: str) -> bool | None:
     """Whether the reply holds the kind of thing the question asks for.
 
