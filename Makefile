@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_DIR ?= bench/data
 
-.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram clean
+.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram bench-answers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ build: $(STAMP)
 telegram: $(STAMP)
 	$(PY) -m bot telegram
 
-bench: bench-quality bench-speed bench-rebuild bench-telegram
+bench: bench-quality bench-speed bench-rebuild bench-telegram bench-answers
 
 bench-quality: $(BENCH_STAMP)
 	$(PY) bench/quality.py $(BENCH_DIR)/cisi $(BENCH_DIR)/cran $(BENCH_DIR)/med $(BENCH_DIR)/npl
@@ -45,6 +45,10 @@ bench-speed: $(BENCH_STAMP)
 
 bench-rebuild: $(BENCH_STAMP)
 	$(PY) bench/rebuild.py
+
+# WIKIQA=path/to/wikiqa-dev adds WikiQA's dev split (read from there, never copied).
+bench-answers: $(BENCH_STAMP)
+	$(PY) bench/answers.py $(if $(WIKIQA),--wikiqa $(WIKIQA))
 
 bench-telegram: $(BENCH_STAMP)
 	$(PY) bench/telegram_load.py

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot build | ask | console | telegram | eval`.
+"""Command line: `python -m bot build | ask | console | telegram | eval | train`.
 
 Heavy modules (NumPy, SciPy, the Telegram library) are imported inside the branch that
 needs them, so `--help` answers at once. Errors from the core arrive as typed
@@ -70,6 +70,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help='questions: {"question", "expected": [...]}')
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.add_argument("-k", type=int, default=3, metavar="N", help="sources per question")
+
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="refit the answer/abstain model on question files (and feedback)",
+        description="Refits the answer/abstain model. Each question line may name its "
+        'corpus folder ("corpus": a path, or a name under corpora/ beside the file); '
+        "lines without one are about --corpus.",
+    )
+    p.add_argument("files", type=Path, nargs="*", help='questions: {"question", "expected"}')
+    p.add_argument(
+        "--feedback",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Telegram feedback log (index/feedback.jsonl) to learn from; repeatable",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the model (default INDEX/answerability.json, which the bot then uses)",
+    )
+    p.add_argument("--folds", type=int, default=5, metavar="N", help="cross-validation folds")
     return parser
 
 
@@ -274,10 +299,69 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Refits the answer model, prints its cross-validated figures and writes it."""
+    import tempfile
+
+    from bot.config import ConfigError
+    from bot.evaluate import EvalError
+    from bot.model import FILENAME
+    from bot.model_train import TrainError, examples, feedback_examples, fit, question_sets
+
+    if not args.files and not args.feedback:
+        raise ConfigError("give question files (JSON Lines) and/or --feedback FILE to train on")
+    try:
+        grouped = question_sets(args.files, settings.corpus_dir)
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="bot-train-") as scratch:
+            for number, (corpus, items) in enumerate(grouped.items()):
+                engine = _engine_for(settings, corpus, Path(scratch) / str(number))
+                name = "corpus" if corpus == settings.corpus_dir.resolve() else _name(corpus)
+                rows += examples(engine, items, name)
+            if args.feedback:
+                engine = _open(settings)
+                for path in args.feedback:
+                    rows += feedback_examples(engine, path, "corpus")
+        model, report = fit(rows, args.folds)
+    except (EvalError, TrainError) as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    out = args.out or settings.index_dir / FILENAME
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    print(json.dumps(report, indent=1))
+    print(f"Wrote {out}; the bot uses it from its next question.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _name(corpus: Path) -> str:
+    """A corpus's name in the training report: its folder's, or its parent's if generic."""
+    generic = corpus.name in ("corpus", "text", "docs", "documents") and corpus.parent.name
+    return corpus.parent.name if generic else corpus.name
+
+
+def _engine_for(settings: Settings, corpus: Path, scratch: Path) -> Engine:
+    """An engine over a training corpus.
+
+    The configured corpus uses the configured index; any other gets a throw-away index
+    built in `scratch`.
+    """
+    from dataclasses import replace
+
+    from bot.engine import Engine
+
+    if corpus == settings.corpus_dir.resolve():
+        return _open(settings)
+    return Engine.open(replace(settings, corpus_dir=corpus, index_dir=scratch))
+
+
 _COMMANDS: dict[str, Any] = {
     "build": cmd_build,
     "ask": cmd_ask,
     "console": cmd_console,
     "telegram": cmd_telegram,
     "eval": cmd_eval,
+    "train": cmd_train,
 }

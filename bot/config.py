@@ -7,6 +7,7 @@ so a test can build any configuration by calling `Settings.from_env({...})`.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -14,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+# The two hand-set thresholds the learned answer model replaced (issue 10): still
+# recognised, so a deployment that sets them is told what to set instead.
+_GONE = ("BOT_MIN_SCORE", "BOT_MIN_COVERAGE")
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -28,11 +33,12 @@ class Settings:
         corpus_dir: Folder of text files to answer from (BOT_CORPUS_DIR).
         index_dir: Folder where the index is built (BOT_INDEX_DIR).
         top_k: How many sources a reply lists (BOT_TOP_K).
-        min_score: Abstain when the best passage's normalised score is below this
-            (BOT_MIN_SCORE). The score is the BM25 score divided by the best score any
-            passage could reach for the question, so it lies in [0, 1] whatever the corpus.
-        min_coverage: Abstain when the best passage covers less than this share of the
-            question's information (idf mass of its content words) (BOT_MIN_COVERAGE).
+        min_confidence: Answer only when the answer model's probability that the reply
+            is right reaches this (BOT_MIN_CONFIDENCE, 0 to 1); None uses the threshold
+            the model was trained with (it maximised cross-validated F1 of answer
+            triggering). It replaces BOT_MIN_SCORE and BOT_MIN_COVERAGE, which are gone.
+        answer_model: The answer model's JSON file (BOT_ANSWER_MODEL); None uses the
+            index folder's `answerability.json` if `train` wrote one, else the shipped one.
         k1: BM25 term-frequency saturation (BOT_K1).
         b: BM25 length normalisation (BOT_B).
         telegram_token: Bot token (TELEGRAM_BOT_TOKEN); never logged.
@@ -51,8 +57,8 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     top_k: int = 3
-    min_score: float = 0.1
-    min_coverage: float = 0.5
+    min_confidence: float | None = None
+    answer_model: Path | None = None
     k1: float = 1.2
     b: float = 0.75
     telegram_token: str | None = field(default=None, repr=False)
@@ -91,7 +97,14 @@ class Settings:
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in ("corpus_dir", "index_dir"):
+        gone = [var for var in _GONE if (env.get(var) or "").strip()]
+        if gone:
+            log.warning(
+                "%s no longer exist: a learned model decides when to answer; set "
+                "BOT_MIN_CONFIDENCE (0-1, the probability that a reply is right) instead",
+                " and ".join(gone),
+            )
+        for name in ("corpus_dir", "index_dir", "answer_model"):
             if name in values:
                 values[name] = Path(values[name])
         settings = cls(**values)
@@ -102,10 +115,10 @@ class Settings:
         """Checks ranges, so a typo in a variable fails at start-up, not mid-answer."""
         if self.top_k < 1:
             raise ConfigError("BOT_TOP_K must be at least 1")
-        for name in ("min_score", "min_coverage"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"BOT_{name.upper()} must be between 0 and 1, not {value}")
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
+            raise ConfigError(
+                f"BOT_MIN_CONFIDENCE must be between 0 and 1, not {self.min_confidence}"
+            )
         if self.k1 < 0 or not 0.0 <= self.b <= 1.0:
             raise ConfigError("BOT_K1 must be >= 0 and BOT_B between 0 and 1")
         if self.rate_limit_per_minute < 1:
@@ -134,8 +147,8 @@ _ENV: tuple[tuple[str, str, str], ...] = (
     ("corpus_dir", "BOT_CORPUS_DIR", "str"),
     ("index_dir", "BOT_INDEX_DIR", "str"),
     ("top_k", "BOT_TOP_K", "int"),
-    ("min_score", "BOT_MIN_SCORE", "float"),
-    ("min_coverage", "BOT_MIN_COVERAGE", "float"),
+    ("min_confidence", "BOT_MIN_CONFIDENCE", "float"),
+    ("answer_model", "BOT_ANSWER_MODEL", "str"),
     ("k1", "BOT_K1", "float"),
     ("b", "BOT_B", "float"),
     ("telegram_token", "TELEGRAM_BOT_TOKEN", "str"),

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot import index as index_mod
+from bot import model as model_mod
 from bot import scoring
-from bot.answer import Answer, compose, small_talk
+from bot.answer import Answer, compose, draft
 from bot.config import Settings
 from bot.passages import Passage
+from bot.question import parse
 from bot.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -147,11 +149,14 @@ class Engine:
         self.refresh()
         retriever = self._retriever  # one index for the whole question
         k = max(1, k or self.settings.top_k)
-        question = question[:2000]  # a question longer than a page is pasted text
-        if small_talk(question) is not None:
-            return compose(question, None, self.settings)
-        search = retriever.search(question, k)
-        return compose(question, search, self.settings)
+        parsed = parse(question[:2000])  # a question longer than a page is pasted text
+        model = model_mod.for_index(self.settings.answer_model, self.settings.index_dir)
+        threshold = self.settings.min_confidence
+        threshold = model.threshold if threshold is None else threshold
+        if parsed.empty or parsed.small_talk is not None:
+            return compose(parsed, None, None, model, threshold)
+        search = retriever.search(parsed, k)
+        return compose(parsed, search, draft(retriever, parsed, search), model, threshold)
 
     @property
     def info(self) -> IndexInfo:

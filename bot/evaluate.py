@@ -10,6 +10,15 @@ Figures, over the answerable questions unless said otherwise:
   MRR     mean of 1/rank of the first source holding it
   abstention precision  of the questions the bot abstained on, the share it should have
   abstention recall     of the questions it should abstain on, the share it did
+
+Answer triggering, over all questions (WikiQA's measure, Yang et al. 2015), where a reply
+is right only when its text holds the answer (the quoted sentence, not just its source):
+  precision  questions answered right / questions answered
+  recall     questions answered right / answerable questions
+  F1         their harmonic mean
+
+A line may also name the corpus it is about ("corpus": a folder, see `bot.model_train`);
+`eval` ignores it, `train` reads it.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ class Item:
 
     question: str
     expected: tuple[str, ...]
+    corpus: str | None = None
 
 
 def fold(text: str) -> str:
@@ -55,15 +65,17 @@ def read_questions(path: Path) -> list[Item]:
         try:
             row = json.loads(line)
             question, expected = row["question"], row["expected"]
+            corpus = row.get("corpus")
             if (
                 not isinstance(question, str)
                 or not isinstance(expected, list)
                 or not all(isinstance(e, str) for e in expected)
+                or not isinstance(corpus, str | None)
             ):
                 raise TypeError("question must be a string and expected a list of strings")
         except (ValueError, KeyError, TypeError) as exc:
             raise EvalError(f"{path}:{number}: not a question line ({exc})") from None
-        items.append(Item(question, tuple(expected)))
+        items.append(Item(question, tuple(expected), corpus))
     if not items:
         raise EvalError(f"{path} holds no questions")
     return items
@@ -78,7 +90,7 @@ def evaluate(engine: Engine, items: list[Item], k: int = 3) -> dict[str, Any]:
     """Asks every question and computes the figures; also lists each question's outcome."""
     answerable = [i for i in items if i.expected]
     negatives = [i for i in items if not i.expected]
-    hit1 = hit3 = 0
+    hit1 = hit3 = quoted = answered = 0
     rr = 0.0
     abstained_right = abstained = 0
     rows = []
@@ -87,6 +99,7 @@ def evaluate(engine: Engine, items: list[Item], k: int = 3) -> dict[str, Any]:
         ranks = [
             r for r, h in enumerate(answer.hits, start=1) if _holds(h.passage.text, item.expected)
         ]
+        answered += answer.answered
         if not answer.answered:
             abstained += 1
             abstained_right += not item.expected
@@ -96,6 +109,7 @@ def evaluate(engine: Engine, items: list[Item], k: int = 3) -> dict[str, Any]:
                 _holds(answer.text, item.expected) or (bool(ranks) and ranks[0] == 1)
             )
             hit1 += right
+            quoted += answer.answered and _holds(answer.text, item.expected)
             hit3 += bool(ranks) and ranks[0] <= 3
             rr += 1.0 / ranks[0] if ranks else 0.0
         else:
@@ -109,6 +123,8 @@ def evaluate(engine: Engine, items: list[Item], k: int = 3) -> dict[str, Any]:
             }
         )
     n = len(answerable) or 1
+    precision = quoted / answered if answered else 0.0
+    recall = quoted / len(answerable) if answerable else 0.0
     return {
         "questions": len(items),
         "answerable": len(answerable),
@@ -123,6 +139,9 @@ def evaluate(engine: Engine, items: list[Item], k: int = 3) -> dict[str, Any]:
             if negatives
             else 1.0
         ),
+        "triggering_precision": precision,
+        "triggering_recall": recall,
+        "triggering_f1": 2 * precision * recall / (precision + recall) if quoted else 0.0,
         "results": rows,
     }
 
@@ -135,6 +154,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"hit@1: {report['hit@1']:.3f}  hit@3: {report['hit@3']:.3f}  MRR: {report['mrr']:.3f}",
         f"abstention precision: {report['abstention_precision']:.3f}  "
         f"recall: {report['abstention_recall']:.3f}",
+        f"answer triggering: precision {report['triggering_precision']:.3f}  "
+        f"recall {report['triggering_recall']:.3f}  F1 {report['triggering_f1']:.3f}",
     ]
     wrong = [r for r in report["results"] if not r["right"]]
     for row in wrong:

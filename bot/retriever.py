@@ -3,9 +3,10 @@
 The question goes through the same analyzer as the passages. Words the index has never
 seen are first repaired against the corpus's own words with rapidfuzz ("Ukriane" ->
 "ukraine", "defense" -> "defence"), and the repairs are reported so the reply can say
-"did you mean". Scoring reads only the matrix columns of the question's terms (the
-matrix is stored column-major: an inverted index), so its cost grows with the postings
-of those terms, not with the size of the corpus.
+"did you mean". A common English word is not a typo: "latest" is not repaired into the
+corpus's "latent" (`bot.wordlist`). Scoring reads only the matrix columns of the
+question's terms (the matrix is stored column-major: an inverted index), so its cost
+grows with the postings of those terms, not with the size of the corpus.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot import analysis, scoring
+from bot import analysis, scoring, wordlist
 from bot.index import Index
 from bot.passages import Passage
+from bot.question import Question, parse
 
 # A question's bigrams count this much of a word: enough to prefer a passage with the
 # phrase, not so much that two words in a row outweigh the words themselves. Measured
@@ -123,6 +125,7 @@ class Retriever:
         """
         if len(word) < 4 or not word.isalpha():
             return None
+        common = wordlist.is_common(word)
         # One edit first: any such word beats every two-edit one, and most typos are
         # one edit, so the wider two-edit search (more lengths, more candidates) is
         # only needed when the first finds nothing.
@@ -137,6 +140,8 @@ class Retriever:
                         word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=20
                     ):
                         if distance > 1 and candidate[0] != word[0]:
+                            continue
+                        if common and not wordlist.same_word(word, candidate):
                             continue
                         rank = (int(distance), -self.index.words[candidate], candidate)
                         if best is None or rank < best:
@@ -185,19 +190,21 @@ class Retriever:
                 return head, tail
         return None
 
-    def search(self, question: str, k: int = 3) -> Search:
+    def search(self, question: Question | str, k: int = 3) -> Search:
         """Ranks passages for a question.
 
         Args:
-            question: Any text; empty or stop-word-only questions give no hits.
+            question: The parsed question (`bot.question.parse`), or any text; empty or
+                stop-word-only questions give no hits.
             k: How many hits to return (capped at the number of passages).
         """
+        if isinstance(question, str):
+            question = parse(question)
         known = self.column
         corrections: list[tuple[str, str]] = []
         unknown: list[str] = []
         stems: list[str] = []
-        words = analysis.content_words(question)
-        for word in words:
+        for word in question.content:
             stem = analysis.stem(word)
             if known(stem) is not None:
                 stems.append(stem)
@@ -220,7 +227,7 @@ class Retriever:
             if known(a + b) is not None
         }
         terms += list(compounds)
-        form = frozenset(analysis.stem(w) for w in words if w in analysis.QUESTION_FORM_WORDS)
+        form = frozenset(analysis.stem(w) for w in question.form)
         search = Search(
             (),
             tuple(dict.fromkeys(corrections)),

@@ -1,44 +1,97 @@
-"""The quality bar of the answering core, on the shipped corpus.
+"""The quality bar of the answering core: floors on metrics over the project's sets.
 
-Every answerable question must be answered right at hit@1 and every unanswerable one
-declined. A question of the project's own set may carry "known_limitation" with
-the reason lexical retrieval cannot answer it; it still counts in the figures. The
-question files are the seed set and the project's own set in eval/ (facts, typos, word
-forms, and out-of-scope questions sharing words with the corpus).
+No single question decides: a change that flips one question but improves the totals
+passes. The floors sit below the figures measured when the learned decision landed
+(issue 10, in the comments), by a margin of a few questions, so they catch a real
+regression, not noise. One test refits the model without one corpus and checks it
+still decides well there: the decision must hold on text it has never seen.
 """
 
-import json
+from __future__ import annotations
+
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot.engine import Engine
 from bot.evaluate import evaluate, read_questions
-from tests.conftest import ROOT
+from bot.model_train import examples, fit, triggering
+from tests.conftest import ROOT, settings_for
 
-SEED = ROOT / "eval" / "seed_dev.jsonl"
-FILES = [ROOT / "eval" / "dev_questions.jsonl", SEED]
+EVAL = ROOT / "eval"
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
-def test_every_question_right_or_honestly_declined(shipped_engine, path):
-    report = evaluate(shipped_engine, read_questions(path))
-    limits = known_limitations(path)
-    wrong = [
-        (r["question"], r["answer"])
-        for r in report["results"]
-        if not r["right"] and r["question"] not in limits
+@dataclass(frozen=True)
+class Floors:
+    """Least acceptable figures on one set (measured values in the comments)."""
+
+    hit1: float
+    abstention_precision: float
+    abstention_recall: float
+    f1: float
+
+
+SETS = {
+    # measured: hit@1 0.90, abstention P 0.77 R 0.91, triggering F1 0.93
+    "dev_questions": ("corpus", Floors(0.80, 0.65, 0.70, 0.80)),
+    # measured: hit@1 0.72, abstention P 0.65 R 0.83, triggering F1 0.78
+    "factsheet": ("corpus", Floors(0.62, 0.48, 0.55, 0.65)),
+    # measured: hit@1 0.78, abstention P 0.66 R 0.77, triggering F1 0.77
+    "hr": ("eval/corpora/hr/text", Floors(0.70, 0.55, 0.55, 0.66)),
+    # measured: hit@1 0.40, abstention P 0.43 R 0.79, triggering F1 0.50
+    "us-constitution": ("eval/corpora/us-constitution/text", Floors(0.35, 0.35, 0.65, 0.42)),
+    # measured: hit@1 0.45, abstention P 0.53 R 0.95, triggering F1 0.52
+    "nist-800-63b": ("eval/corpora/nist-800-63b/text", Floors(0.40, 0.45, 0.72, 0.40)),
+}
+
+
+def _engine(tmp_path: Path, corpus: str) -> Engine:
+    settings = settings_for(ROOT / corpus)
+    from dataclasses import replace
+
+    return Engine.open(replace(settings, index_dir=tmp_path / "index"))
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_the_shipped_model_keeps_its_figures_on_each_set(tmp_path, name):
+    corpus, floors = SETS[name]
+    report = evaluate(_engine(tmp_path, corpus), read_questions(EVAL / f"{name}.jsonl"))
+    assert report["hit@1"] >= floors.hit1
+    assert report["abstention_precision"] >= floors.abstention_precision
+    assert report["abstention_recall"] >= floors.abstention_recall
+    assert report["triggering_f1"] >= floors.f1
+
+
+def test_the_seed_questions_are_all_answered(tmp_path):
+    report = evaluate(_engine(tmp_path, "corpus"), read_questions(EVAL / "seed_dev.jsonl"))
+    assert report["hit@1"] == 1.0  # 10 plain questions in the text's own words
+
+
+def test_a_model_fitted_without_a_corpus_still_decides_well_on_it(tmp_path):
+    """Fit on the factsheet and the HR FAQ, then judge the US Constitution questions.
+
+    Measured: cross-validated triggering F1 0.78 on the two; on the held-out corpus
+    F1 0.48 and precision 0.65 at the fitted threshold, against F1 0.39 and precision
+    0.32 for answering every question.
+    """
+    rows = []
+    for name, corpus in (("factsheet", "corpus"), ("hr", "eval/corpora/hr/text")):
+        engine = _engine(tmp_path / name, corpus)
+        rows += examples(engine, read_questions(EVAL / f"{name}.jsonl"), name)
+    model, report = fit(rows)
+    assert report["cv_triggering"]["f1"] >= 0.65
+    held_out = examples(
+        _engine(tmp_path / "us", "eval/corpora/us-constitution/text"),
+        read_questions(EVAL / "us-constitution.jsonl"),
+        "us-constitution",
+    )
+    from bot.answer import FEATURES
+
+    probabilities = [
+        model.probability(dict(zip(FEATURES, r.values, strict=True))) for r in held_out
     ]
-    assert wrong == []
-    assert report["abstention_recall"] == 1.0
-    assert report["abstention_precision"] == 1.0
-    assert report["hit@1"] >= 1.0 - len(limits) / report["answerable"]
-
-
-def known_limitations(path: Path) -> set[str]:
-    """Questions the file itself marks as beyond lexical retrieval, with the reason."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return {row["question"] for row in rows if row.get("known_limitation")}
-
-
-def test_seed_questions_carry_no_known_limitations():
-    assert known_limitations(SEED) == set()
+    decided = triggering(held_out, probabilities, model.threshold)
+    always = triggering(held_out, [1.0] * len(held_out), 0.5)
+    assert decided["f1"] >= always["f1"]
+    assert decided["precision"] >= always["precision"] + 0.15

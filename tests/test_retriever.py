@@ -84,3 +84,20 @@ def test_k_is_capped_at_the_matching_passages(retriever):
     hits = retriever.search("ukraine", k=1000).hits
     assert 0 < len(hits) < 1000
     assert len({h.passage.id for h in hits}) == len(hits)
+
+
+def test_a_common_english_word_is_not_repaired_into_a_corpus_word(tmp_path):
+    from bot.engine import Engine
+    from tests.conftest import settings_for
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "psy.txt").write_text(
+        "Latent variables are modelled. The defence budget grew.", encoding="utf-8"
+    )
+    retriever = Engine.open(settings_for(corpus)).retriever
+    assert retriever.repair("latest") is None  # a common word, not a typo of "latent"
+    assert retriever.repair("latnet") == "latent"  # a typo is still repaired
+    assert retriever.repair("defense") == "defence"  # the other spelling of the same word
+    search = retriever.search("what is the latest season of psych")
+    assert search.corrections == ()

@@ -1,0 +1,273 @@
+"""The question, read once: words, topic words, what kind of answer it asks for.
+
+Retrieval, the answer/abstain decision and the reply all read the same `Question`
+record, so a question is split into words once and every layer agrees on what it asks:
+its topic words (the words retrieval searches for), the words that only give it its
+form ("where is X located", "what does X stand for"), the kind of answer it wants
+(a date, a number, a person, a place, the long form of an acronym), and whether it is
+small talk rather than a question at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot import analysis, wordlist
+
+# Words of greetings, thanks and help requests. A message made only of these (and stop
+# words) is small talk; "hi, what is PESCO?" still has a topic and gets an answer.
+_SMALL_TALK = {
+    "greeting": frozenset(
+        [
+            "hi",
+            "hello",
+            "hey",
+            "hiya",
+            "howdy",
+            "morning",
+            "afternoon",
+            "evening",
+            "good",
+            "greetings",
+            "yo",
+            "bonjour",
+            "hallo",
+            "hola",
+            "start",
+        ]
+    ),
+    "thanks": frozenset(
+        [
+            "thanks",
+            "thank",
+            "thx",
+            "ty",
+            "cheers",
+            "great",
+            "ok",
+            "okay",
+            "cool",
+            "nice",
+            "perfect",
+            "awesome",
+            "bye",
+            "goodbye",
+            "much",
+            "lot",
+        ]
+    ),
+    "help": frozenset(
+        [
+            "help",
+            "usage",
+            "instructions",
+            "commands",
+            "work",
+            "use",
+            "ask",
+            "bot",
+            "question",
+            "questions",
+            "anything",
+            "can",
+        ]
+    ),
+}
+_CHAT_WORDS = frozenset().union(*_SMALL_TALK.values())
+
+# Verb phrases that give a question its form, not its topic: in "What does PESCO stand
+# for?" the passage that says "The EU stands for a global, open ... cyberspace" matched
+# "stand" and outranked the one defining PESCO. Their verbs are dropped from the words
+# retrieval searches for (issue 10: they must not outweigh the subject).
+_FORM_PHRASE = re.compile(
+    r"\b(?:stand|stands|stood|standing)\s+for\b"
+    r"|\b(?:make|makes|made|making)\s+up\b"
+    r"|\b(?:consist|consists|consisted|consisting)\s+of\b"
+    r"|\b(?:deal|deals|dealt|dealing)\s+with\b"
+    r"|\bused\s+for\b"
+    r"|\b(?:short|abbreviation|acronym)\s+for\b"
+    r"|\b(?:full\s+form|long\s+form|abbreviation|acronym)\s+of\b",
+    re.I,
+)
+_FORM_VERBS = frozenset(
+    [
+        "stand",
+        "stands",
+        "stood",
+        "standing",
+        "make",
+        "makes",
+        "made",
+        "making",
+        "consist",
+        "consists",
+        "consisted",
+        "consisting",
+        "deal",
+        "deals",
+        "dealt",
+        "dealing",
+        "used",
+        "short",
+        "abbreviation",
+        "acronym",
+        "full",
+        "form",
+        "long",
+    ]
+)
+
+# An acronym is written in capitals (2-10 of them, digits and "&" allowed after the first):
+# "PESCO", "EU", "CSDP", "G7". The question must ask what it stands for or means.
+_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9&]{1,9}s?)\b")
+_ASKS_EXPANSION = re.compile(
+    r"\b(?:stand|stands|stood)\s+for\b|\bshort\s+for\b|\b(?:full|long)\s+(?:form|name)\b"
+    r"|\b(?:abbreviation|acronym)\b|\bmeaning\s+of\b|^\W*\w+\s+meaning\W*$"
+    r"|\bwhat\s+(?:does|do|did)\s+(?:the\s+)?\w+\s+mean\b",
+    re.I,
+)
+# Where the subject of an expansion question stands when it is typed in lower case
+# ("what does pesco stand for"); "what does X mean" needs capitals, as "what does the
+# strategy mean for partners" asks no acronym.
+_SUBJECT = re.compile(
+    r"(\w+)\s+(?:stand|stands|stood)\s+for\b|(\w+)\s+(?:is\s+)?short\s+for\b"
+    r"|\b(?:form|name|meaning|abbreviation|acronym)\s+(?:of\s+|for\s+)?(?:the\s+)?(\w+)"
+    r"|^\W*(\w+)\s+meaning\W*$",
+    re.I,
+)
+
+# "What is PSTN?", "what's the PBKDF2": a question about an acronym alone.
+_WHAT_IS = re.compile(
+    r"^\s*(?i:what\s+is|what's|whats|what\s+are)\s+(?i:an?\s+|the\s+)?"
+    r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?\s*\??\s*$"
+)
+
+# The kind of answer a question asks for, from its first words. Order matters: "how many"
+# before "how", "what year" before "what".
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("when", re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b", re.I)),
+    ("how_many", re.compile(r"\bhow\s+many\b|\bwhat\s+(?:number|percentage|share)\b", re.I)),
+    (
+        "how_much",
+        re.compile(r"\bhow\s+(?:much|long|old|big|large|far|tall|high)\b|\bwhat\s+amount\b", re.I),
+    ),
+    (
+        "who",
+        re.compile(
+            r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:person|organi[sz]ation|agency|body|company)\b",
+            re.I,
+        ),
+    ),
+    ("where", re.compile(r"^\s*where\b|\b(?:what|which)\s+(?:country|city|place|region)\b", re.I)),
+    ("why", re.compile(r"^\s*why\b", re.I)),
+    (
+        "yes_no",
+        re.compile(
+            r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
+            re.I,
+        ),
+    ),
+    ("how", re.compile(r"^\s*how\b", re.I)),
+    ("what", re.compile(r"^\s*(?:what|which)\b", re.I)),
+)
+KINDS = ("acronym", *(name for name, _ in _KINDS), "other")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question, read once.
+
+    Attributes:
+        text: The question as asked.
+        words: Its word tokens, normalised (`analysis.words`).
+        content: The words retrieval searches for: content words without the verbs of
+            form phrases such as "stand for" or "deal with".
+        form: Content words that only give the question its form ("located",
+            "include", see `analysis.QUESTION_FORM_WORDS`); they match passages that
+            use them but a passage lacking them is not missing anything asked.
+        kind: The kind of answer asked for: one of `KINDS` ("when", "how_many",
+            "how_much", "who", "where", "why", "yes_no", "how", "what", "acronym",
+            "other").
+        acronym: The acronym whose long form is asked ("What does PESCO stand for?",
+            kind "acronym") or that the question is about ("What is PESCO?": the
+            long form, when the text defines it, is a fine first line), or None.
+        small_talk: "greeting", "thanks" or "help" when the message has no topic,
+            else None.
+    """
+
+    text: str
+    words: tuple[str, ...]
+    content: tuple[str, ...]
+    form: frozenset[str]
+    kind: str
+    acronym: str | None
+    small_talk: str | None
+
+    @property
+    def empty(self) -> bool:
+        """Whether the message holds no word at all (only spaces, punctuation, emoji)."""
+        return not self.words
+
+
+def parse(text: str) -> Question:
+    """Reads a question once into the record every layer uses."""
+    words = analysis.words(text)
+    acronym = _acronym(text)
+    about = None if acronym else _WHAT_IS.match(text)
+    form_verbs = {
+        w for m in _FORM_PHRASE.finditer(text) for w in analysis.words(m.group(0))
+    } & _FORM_VERBS
+    content = tuple(
+        w for w in words if w not in analysis.STOP_WORDS and w not in form_verbs
+    ) or tuple(w for w in words if w not in analysis.STOP_WORDS)
+    form = frozenset(w for w in content if w in analysis.QUESTION_FORM_WORDS)
+    return Question(
+        text,
+        tuple(words),
+        content,
+        form,
+        "acronym" if acronym else _kind(text),
+        acronym or (about.group(1) if about else None),
+        _small_talk(words),
+    )
+
+
+def _kind(text: str) -> str:
+    for name, pattern in _KINDS:
+        if pattern.search(text):
+            return name
+    return "other"
+
+
+def _acronym(text: str) -> str | None:
+    """The acronym a question asks the long form of ("What does PESCO stand for?")."""
+    if not _ASKS_EXPANSION.search(text):
+        return None
+    found = [
+        m.group(1) for m in _ACRONYM.finditer(text) if sum(c.isupper() for c in m.group(1)) >= 2
+    ]
+    if not found:
+        subject = _SUBJECT.search(text)
+        word = next((g for g in subject.groups() if g), "") if subject else ""
+        if not 2 <= len(word) <= 10 or word.casefold() in analysis.STOP_WORDS:
+            return None
+        if wordlist.is_common(word.casefold()):
+            return None  # "the meaning of life" asks no acronym
+        found = [word.upper()]
+    acronym = found[-1]
+    # A plural written "NGOs" asks about "NGO".
+    return acronym[:-1] if acronym.endswith("s") else acronym
+
+
+def _small_talk(words: list[str]) -> str | None:
+    """The kind of small talk a message is, or None when it has a topic."""
+    if not words or len(words) > 6:
+        return None
+    topical = [w for w in words if w not in analysis.STOP_WORDS]
+    if not all(w in _CHAT_WORDS for w in topical):
+        return None
+    for kind in ("help", "thanks", "greeting"):
+        if any(w in _SMALL_TALK[kind] for w in words):
+            return kind
+    return None

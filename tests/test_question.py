@@ -1,0 +1,97 @@
+import pytest
+
+from bot.question import parse
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("When does the office open?", "when"),
+        ("What year was the treaty signed?", "when"),
+        ("How many member states are there?", "how_many"),
+        ("How much does a ticket cost?", "how_much"),
+        ("how long was i love lucy on the air", "how_much"),
+        ("Who leads ENISA?", "who"),
+        ("Where is the agency located?", "where"),
+        ("Why is cybersecurity essential?", "why"),
+        ("Can the EU impose sanctions?", "yes_no"),
+        ("How does the EU help partners?", "how"),
+        ("What is the Strategic Compass?", "what"),
+        ("cyber diplomacy toolbox", "other"),
+        ("What does PESCO stand for?", "acronym"),
+    ],
+)
+def test_the_kind_of_answer_asked_for(text, kind):
+    assert parse(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "acronym"),
+    [
+        ("What does PESCO stand for?", "PESCO"),
+        ("what does pesco stand for", "PESCO"),
+        ("What is CSIRT short for?", "CSIRT"),
+        ("What does CSDP mean?", "CSDP"),
+        ("full form of nato", "NATO"),
+        ("What do the NGOs stand for?", "NGO"),
+        ("What is PESCO?", "PESCO"),  # about the acronym, though not only its letters
+        ("What does the strategy mean for partners?", None),
+    ],
+)
+def test_the_acronym_asked_about(text, acronym):
+    assert parse(text).acronym == acronym
+
+
+def test_what_is_an_acronym_is_not_only_a_question_about_its_letters():
+    assert parse("What is PESCO?").kind == "what"
+    assert parse("What does PESCO stand for?").kind == "acronym"
+    assert parse("What is Paris?").acronym is None
+
+
+@pytest.mark.parametrize(
+    ("text", "content"),
+    [
+        ("What does PESCO stand for?", ("pesco",)),
+        ("Which instruments make up the cyber toolbox?", ("instruments", "cyber", "toolbox")),
+        ("What does the toolbox consist of?", ("toolbox",)),
+        ("How does the EU help partners deal with attacks?", ("eu", "help", "partners", "attacks")),
+        ("What is the budget used for?", ("budget",)),
+    ],
+)
+def test_question_form_phrases_are_not_searched_for(text, content):
+    assert parse(text).content == content
+
+
+def test_a_form_phrase_alone_is_still_searched():
+    assert parse("stand for").content == ("stand",)
+
+
+def test_form_words_are_kept_but_marked():
+    question = parse("Where is the agency located?")
+    assert "located" in question.content
+    assert question.form == frozenset({"located"})
+
+
+def test_the_record_is_frozen_and_read_once():
+    question = parse("Hello there!")
+    assert question.small_talk == "greeting"
+    assert question.words == ("hello", "there")
+    with pytest.raises(AttributeError):
+        question.kind = "who"  # type: ignore[misc]
+
+
+def test_an_empty_message_is_empty():
+    assert parse(" ?! ").empty
+    assert not parse("PESCO").empty
+
+
+@pytest.mark.parametrize(
+    ("text", "acronym"),
+    [
+        ("pesco meaning", "PESCO"),
+        ("What is the full name of PESCO?", "PESCO"),
+        ("What is the meaning of life?", None),  # a common word is no acronym
+    ],
+)
+def test_other_ways_of_asking_for_a_long_form(text, acronym):
+    assert parse(text).acronym == acronym
