@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_DIR ?= ../shared/bench
 
-.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram clean
+.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram bench-robustness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ bench-rebuild: $(BENCH_STAMP)
 
 bench-telegram: $(BENCH_STAMP)
 	$(PY) bench/telegram_load.py
+
+# Corpus readers on adversarial input doubled from 10 KB to 1.3 MB; fails on a ratio > 2.5.
+# Needs only the dev install.
+bench-robustness: $(STAMP)
+	$(PY) bench/robustness.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.tmp-* index/.lock
