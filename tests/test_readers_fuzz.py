@@ -26,7 +26,7 @@ from bot.documents import CorpusFileError, Document, Section, _md_inline, read_d
 from bot.passages import MAX_CHARS, split_document
 
 FUZZ = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 TEXT_SUFFIXES = (".txt", ".md", ".html", ".jsonl")
 
@@ -135,6 +135,8 @@ def test_a_run_of_any_punctuation_reads(tmp_path: Path, mark: str, suffix: str) 
         (".md", "_a" * 20_000),
         (".md", "- " * 20_000 + "item"),
         (".md", "#" + " " * 100_000 + "x"),
+        (".md", "# a" + " " * 100_000 + "b"),
+        (".md", "|" + "-" * 50_000 + " " * 50_000 + "x"),
         (".md", "```\n" + "code\n" * 10_000),
         (".txt", "x" * 300_000),
         (".txt", "secu-\n" * 20_000 + "rity"),
@@ -284,3 +286,17 @@ def test_uploads_and_the_corpus_reader_agree_on_binary(tmp_path: Path, data: byt
     except CorpusFileError as exc:
         refused_read = "binary" in str(exc)
     assert refused_upload == refused_read
+
+
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(list("# \ta-|:x")), max_size=16).map("".join))
+def test_heading_and_table_rule_scanners_match_the_old_regular_expressions(line: str) -> None:
+    from bot.documents import _md_atx, _md_table_rule
+
+    match = _ATX.match(line)
+    assert _md_atx(line) == ((len(match.group(1)), match.group(2) or "") if match else None)
+    assert _md_table_rule(line) == bool(_TABLE_RULE.match(line))
