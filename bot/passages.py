@@ -34,7 +34,7 @@ MAX_BULLET_WORDS = 40
 
 # Sentence ends: . ! ? (optionally closed by a quote or bracket) then space and a
 # capital, digit, quote or bracket. Abbreviations below do not end a sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*+\s++(?=[A-Z0-9\"'(\[])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "mr.", "mrs.", "dr.", "no.", "art.")
 _LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
 

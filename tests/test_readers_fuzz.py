@@ -300,3 +300,31 @@ def test_heading_and_table_rule_scanners_match_the_old_regular_expressions(line:
     match = _ATX.match(line)
     assert _md_atx(line) == ((len(match.group(1)), match.group(2) or "") if match else None)
     assert _md_table_rule(line) == bool(_TABLE_RULE.match(line))
+
+
+# The line patterns before they were made possessive: same matches, no backtracking stack.
+_OLD_LINE_PATTERNS = {
+    "_MD_SETEXT": re.compile(r" {0,3}(=+|-+)[ \t]*$"),
+    "_MD_RULE": re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$"),
+    "_MD_LIST": re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?"),
+    "_MD_QUOTE": re.compile(r" {0,3}(?:>[ \t]?)+"),
+}
+_OLD_REF_DEF = re.compile(r" {0,3}\[[^\]]+\]:[ \t]*\S+")
+_OLD_WORD_FORMS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_OLD_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(list(" \t=-*_+1.)[]xX>:ab\"')A!?é")), max_size=14).map("".join))
+def test_possessive_patterns_match_the_old_ones(line: str) -> None:
+    from bot import documents, passages
+
+    for name, old in _OLD_LINE_PATTERNS.items():
+        before, after = old.match(line), getattr(documents, name).match(line)
+        assert (before and (before.span(), before.groups())) == (
+            after and (after.span(), after.groups())
+        )
+    assert bool(_OLD_REF_DEF.match(line)) == bool(documents._MD_REF_DEF.match(line))
+    assert _OLD_WORD_FORMS.findall(line) == documents._WORD_FORMS.findall(line)
+    spans = [m.span() for m in passages._SENTENCE_END.finditer(line)]
+    assert [m.span() for m in _OLD_SENTENCE_END.finditer(line)] == spans
