@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_DIR ?= bench/data
 
-.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram bench-answers clean
+.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram bench-answers bench-robustness clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ build: $(STAMP)
 telegram: $(STAMP)
 	$(PY) -m bot telegram
 
-bench: bench-quality bench-speed bench-rebuild bench-telegram bench-answers
+bench: bench-quality bench-speed bench-rebuild bench-telegram bench-answers bench-robustness
 
 bench-quality: $(BENCH_STAMP)
 	$(PY) bench/quality.py $(BENCH_DIR)/cisi $(BENCH_DIR)/cran $(BENCH_DIR)/med $(BENCH_DIR)/npl
@@ -52,6 +52,11 @@ bench-answers: $(BENCH_STAMP)
 
 bench-telegram: $(BENCH_STAMP)
 	$(PY) bench/telegram_load.py
+
+# Corpus readers on adversarial input doubled from 10 KB to 1.3 MB; fails on a ratio > 2.5.
+# Needs only the dev install.
+bench-robustness: $(STAMP)
+	$(PY) bench/robustness.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.tmp-* index/.lock

@@ -16,17 +16,27 @@ from dataclasses import dataclass
 
 from bot.documents import Document, Section
 
-# A passage holds at most this many words (a single longer sentence is kept whole).
-# About a paragraph: long enough to carry context, short enough to quote.
+# A passage holds at most this many words (a single longer sentence is kept whole,
+# up to MAX_CHARS). About a paragraph: long enough to carry context, short enough to quote.
 MAX_WORDS = 150
+# And at most this many characters, whatever the text: a sentence or bullet longer than
+# this (extracted text without periods, a table flattened into one line) is cut at a
+# clause boundary ("; ", ", ", " - "...), else at a space, else anywhere. 150 words of
+# policy prose are about 1,000 characters, so this only binds on text that has no
+# sentence ends; without it 1.4 MB of hard-wrapped lines without a period became one
+# passage, and one answer of 343 Telegram messages.
+MAX_CHARS = 2000
+# Where a cut may fall: in the second half of the window, so no piece is tiny.
+_CLAUSE_ENDS = ("; ", ": ", ", ", " - ", " – ", " — ", ") ")
 # Bullets are facts of their own: only short ones share a passage, up to this many words.
 # A long list in one passage would bury each item (and its score) among the others.
 MAX_BULLET_WORDS = 40
 
 # Sentence ends: . ! ? (optionally closed by a quote or bracket) then space and a
 # capital, digit, quote or bracket. Abbreviations below do not end a sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*+\s++(?=[A-Z0-9\"'(\[])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "mr.", "mrs.", "dr.", "no.", "art.")
+_LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
 
 
 @dataclass(frozen=True)
@@ -68,12 +78,50 @@ def split_sentences(text: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        candidate = text[start : match.start()].strip()
-        if candidate.casefold().endswith(_ABBREVIATIONS):
+        # Only the last characters can end in an abbreviation: looking at those alone
+        # keeps a paragraph of "e.g. A e.g. A ..." linear.
+        tail = text[max(start, match.start() - _LONGEST_ABBREVIATION) : match.start()]
+        if tail.casefold().endswith(_ABBREVIATIONS):
             continue
+        candidate = text[start : match.start()].strip()
         if candidate:
             pieces.append(candidate)
         start = match.end()
+    rest = text[start:].strip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def cap_length(text: str, limit: int = MAX_CHARS) -> list[str]:
+    """Cuts text into pieces of at most `limit` characters, at clause or word boundaries.
+
+    Each cut falls at the last clause end (see `_CLAUSE_ENDS`) in the second half of
+    the next `limit` characters, else at the last space there, else at `limit`
+    characters (a "word" that long is not prose). Linear in the length: each window is
+    searched a fixed number of times. Text within the limit comes back as it is.
+
+    Example: cap_length("one two, three four", 12) -> ["one two,", "three four"]
+    """
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > limit:
+        low, high = start + max(1, limit // 2), start + limit
+        cut = -1
+        for mark in _CLAUSE_ENDS:
+            at = text.rfind(mark, low, high + 1)
+            if at >= 0:
+                cut = max(cut, at + len(mark) - 1)  # the mark's punctuation stays
+        if cut < low:
+            cut = text.rfind(" ", low, high + 1)
+        if cut < low:
+            cut = high
+        piece = text[start:cut].strip()
+        if piece:
+            pieces.append(piece)
+        start = cut
     rest = text[start:].strip()
     if rest:
         pieces.append(rest)
@@ -84,18 +132,23 @@ def _units(section: Section) -> Iterator[tuple[str, bool, int]]:
     """Yields (text, is_bullet, unit number) for a section's units.
 
     A paragraph too long for one passage comes out as its sentences, all with the
-    paragraph's number, so the grouping step can keep them on one line.
+    paragraph's number, so the grouping step can keep them on one line. Any unit or
+    sentence longer than MAX_CHARS comes out in pieces (`cap_length`), also with its
+    unit's number; only the first piece of a bullet carries the bullet.
     """
     for number, (text, bullet) in enumerate(zip(section.units, section.bullets, strict=True)):
         if bullet or len(text.split()) <= MAX_WORDS:
-            yield text, bullet, number
+            # Room for the "• " a bullet gets, so no passage exceeds MAX_CHARS.
+            for i, piece in enumerate(cap_length(text, MAX_CHARS - 2)):
+                yield piece, bullet and i == 0, number
         else:
             for sentence in split_sentences(text):
-                yield sentence, False, number
+                for piece in cap_length(sentence, MAX_CHARS - 2):
+                    yield piece, False, number
 
 
 def _group(section: Section) -> Iterator[str]:
-    """Packs a section's units into passages of at most MAX_WORDS words.
+    """Packs a section's units into passages of at most MAX_WORDS words and MAX_CHARS characters.
 
     Units go on lines of their own (bullets keep a "• " marker); sentences of one
     paragraph stay on one line.
@@ -106,7 +159,7 @@ def _group(section: Section) -> Iterator[str]:
     for text, bullet, number in _units(section):
         n = len(text.split())
         limit = MAX_BULLET_WORDS if bullet else MAX_WORDS
-        if current and size + n > limit:
+        if current and (size + n > limit or len(current) + 1 + len(text) + 2 > MAX_CHARS):
             yield current
             current, size = "", 0
         if current:

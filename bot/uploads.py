@@ -26,14 +26,13 @@ import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from bot.documents import CorpusFileError, read_document
+from bot.documents import UPLOAD_SUFFIXES, CorpusFileError, looks_binary, read_document
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
-TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+ALLOWED_SUFFIXES = UPLOAD_SUFFIXES  # the corpus reader's list, less .jsonl
+TEXT_SUFFIXES = tuple(s for s in ALLOWED_SUFFIXES if s != ".pdf")
 MAX_NAME = 100  # characters of a saved file name, suffix included
 DEFAULT_STEM = "document"
-_SAMPLE = 8192  # bytes looked at for control characters
-_MAX_CONTROL_RATIO = 0.01  # text has almost none besides tab, newline, form feed
+_SAMPLE = 8192  # bytes looked at for an HTML tag (times 8)
 
 # Signatures of common binary formats, so a renamed one is named in the refusal.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -165,19 +164,10 @@ def check_content(name: str, data: bytes) -> None:
 
 
 def _check_text(name: str, data: bytes) -> None:
-    binary = UploadRefused(f"{name} looks like a binary file, not text. Nothing was saved.")
-    if b"\x00" in data:
-        raise binary
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Single-byte text (Windows-1252, Latin-1) is allowed, as the corpus reader
-        # allows it; bytes that decode to control characters give binary away below.
-        text = data.decode("latin-1")
-    sample = text[:_SAMPLE]
-    control = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f\v")
-    if control > max(2, _MAX_CONTROL_RATIO * len(sample)):
-        raise binary
+    # The corpus reader's rule, so what an upload accepts a build reads, and the
+    # reverse; single-byte text (Windows-1252, Latin-1) is allowed by both.
+    if looks_binary(data):
+        raise UploadRefused(f"{name} looks like a binary file, not text. Nothing was saved.")
 
 
 def save(corpus_dir: Path, name: str, data: bytes, replace: bool = False) -> Outcome:

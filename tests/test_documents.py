@@ -619,3 +619,14 @@ def test_corpus_files_on_a_file(tmp_path):
         CorpusFileError, match=r"corpus\.txt is not a folder; it should be a folder"
     ):
         corpus_files(path)
+
+
+def test_one_binary_rule_whole_file_and_single_byte_text():
+    from bot.documents import looks_binary
+
+    text = "Un café “crème” — 2 €\n".encode("cp1252") * 500  # curly quotes are 0x93/0x94
+    assert not looks_binary(text)
+    assert not looks_binary(b"tab\tform feed\x0cCRLF\r\n" * 1000)
+    assert looks_binary(text + b"\x00")  # a NUL anywhere, even after 11 KB
+    assert looks_binary(text * 3 + bytes(range(1, 32)) * 300 + text)  # a control-heavy block
+    assert not looks_binary(text + b"\x1b[1m bold \x1b[0m")  # a few escapes are text

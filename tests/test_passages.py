@@ -109,3 +109,62 @@ def test_splitting_a_document_loses_no_text(units, bullets):
     kept = alnum("".join(p.text for p in result))
     assert kept == alnum("".join(units))
     assert {p.section for p in result} <= {"HEAD"}
+
+
+# ---------------------------------------------------------------------------- length cap
+
+
+def test_a_paragraph_without_sentence_ends_is_cut_into_capped_passages():
+    # Hard-wrapped extracted text with no period, comma or blank line: one unit of
+    # 140,000 characters (the 1.4 MB case, scaled down).
+    line = "member states cooperate on cyber diplomacy and capacity building"
+    paragraph = " ".join(f"{line} {i}" for i in range(2_000))
+    result = passages.split_document(doc(section("Cyber", paragraph)))
+    assert len(result) > 50
+    assert all(len(p.text) <= passages.MAX_CHARS for p in result)
+    assert " ".join(p.text for p in result) == paragraph  # cut only at spaces, nothing lost
+
+
+def test_long_sentences_are_cut_at_clause_ends_first():
+    clause = "the union supports partners in building resilience against cyber threats"
+    sentence = "; ".join(f"{clause} {i}" for i in range(100)) + "."
+    result = passages.split_document(doc(section("", sentence)))
+    assert len(result) > 1
+    assert all(p.text.endswith((";", ".")) for p in result)  # each piece ends a clause
+
+
+def test_a_long_bullet_keeps_one_marker_and_a_word_without_spaces_is_cut():
+    bullet = " ".join(["word"] * 1_000)
+    result = passages.split_document(doc(section("", bullet, bullets=True)))
+    assert result[0].text.startswith("• ")
+    assert not any(p.text.startswith("• ") for p in result[1:])
+    assert all(len(p.text) <= passages.MAX_CHARS for p in result)
+    blob = passages.split_document(doc(section("", "x" * 10_000)))
+    assert [len(p.text) for p in blob] == [passages.MAX_CHARS - 2] * 5 + [10]
+
+
+def test_normal_paragraphs_are_not_cut():
+    sentence = "The EU funds cyber capacity building in partner countries, with member states. "
+    paragraph = (sentence * 10).strip()  # about 800 characters, 120 words
+    assert [p.text for p in passages.split_document(doc(section("", paragraph)))] == [paragraph]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab ,;:-–)\n"), max_size=400), st.integers(2, 60))
+def test_cap_length_pieces_fit_and_lose_no_text(text, limit):
+    pieces = passages.cap_length(text, limit)
+    if len(text) <= limit:
+        assert pieces == [text]  # untouched, even when blank
+    assert all(len(p) <= limit for p in pieces)
+    assert len(text) <= limit or all(p.strip() for p in pieces)
+    assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
+
+
+def test_abbreviations_are_checked_on_the_sentence_end_only():
+    text = "See e.g. " * 3 + "Art. 5 applies. Then stop."
+    assert passages.split_sentences(text) == [
+        "See e.g. See e.g. See e.g. Art. 5 applies.",
+        "Then stop.",
+    ]

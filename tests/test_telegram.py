@@ -84,10 +84,14 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 @pytest.fixture(scope="module")
 def long_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return _engine(
-        tmp_path_factory.mktemp("long"),
-        {"manual.txt": f"Zeppelin manual\n\nHANGARS\n\n{LONG_SENTENCE}\n"},
-    )
+    # Passages are capped at passages.MAX_CHARS (2,000); lift the cap for this build so
+    # one answer is still longer than a Telegram message.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("bot.passages.MAX_CHARS", 20_000)
+        return _engine(
+            tmp_path_factory.mktemp("long"),
+            {"manual.txt": f"Zeppelin manual\n\nHANGARS\n\n{LONG_SENTENCE}\n"},
+        )
 
 
 class BotThread:

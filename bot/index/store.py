@@ -67,6 +67,7 @@ ANALYZER = {
     "stop_words": len(analysis.STOP_WORDS),
     "max_words": passages_mod.MAX_WORDS,
     "max_bullet_words": passages_mod.MAX_BULLET_WORDS,
+    "max_chars": passages_mod.MAX_CHARS,
 }
 
 
