@@ -140,7 +140,7 @@ class Answer:
     confidence: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        """The `ask --json` object (DESIGN.md's contract, plus a few extra fields)."""
+        """The `ask --json` object (the README's contract, plus a few extra fields)."""
         return {
             "question": self.question,
             "answered": self.answered,
@@ -182,7 +182,7 @@ def is_fragment(sentences: tuple[str, ...]) -> bool:
 
 def source_line(hit: Hit) -> str:
     """Where a hit comes from, as "document › section"."""
-    return f"{hit.passage.doc} › {hit.passage.section}" if hit.passage.section else hit.passage.doc
+    return hit.passage.source
 
 
 def _units(text: str) -> list[str]:
