@@ -39,6 +39,7 @@ from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.telegram import admin, callbacks, handlers
 from bot.telegram.http import AiohttpRequest
+from bot.telegram.redaction import redact
 from bot.telegram.state import CONTEXT_TYPES, TYPING_DELAY, BotState, UserRateLimit
 
 __all__ = [
@@ -62,6 +63,7 @@ SEND_RETRIES = 3  # retries after RetryAfter (429) or a server error (5xx)
 CONNECTIONS = 8
 POOL_WAIT = 30.0  # seconds a send may wait for a free connection before failing
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+_READABLE = ("text", "caption")  # request fields a user reads (answerCallbackQuery: text)
 
 
 class RetryingRateLimiter(AIORateLimiter):
@@ -74,11 +76,18 @@ class RetryingRateLimiter(AIORateLimiter):
     It also lets at most `in_flight` requests reach the HTTP client at once: a burst of
     replies then queues here, with no deadline, instead of in the client's connection
     pool, where a long wait would count against the pool timeout and fail the send.
+
+    Every request passes here, so it is where the token is taken out of whatever text
+    a user would read (`redaction.redact`, as for logs): a message quoting an error
+    about a download, say, can never show it.
     """
 
-    def __init__(self, *args: Any, in_flight: int = CONNECTIONS, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, in_flight: int = CONNECTIONS, token: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._slots = asyncio.Semaphore(in_flight)
+        self._token = token
 
     async def process_request(
         self,
@@ -90,6 +99,10 @@ class RetryingRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> Any:
         """Runs the request through the limiter, retrying after a server error."""
+        for name in _READABLE:
+            value = data.get(name)
+            if isinstance(value, str):
+                data[name] = redact(value, self._token)
         for attempt in range(SEND_RETRIES + 1):
             try:
                 async with self._slots:
@@ -135,11 +148,12 @@ class _RedactingFactory:
             message = record.getMessage()
         except (TypeError, ValueError):  # a malformed call: let logging report it
             return record
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        redacted = redact(message, self.token)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         if record.exc_info:
             text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = text.replace(self.token, "<token>")
+            record.exc_text = redact(text, self.token)
         return record
 
 
@@ -200,6 +214,7 @@ def build_application(
                 overall_max_rate=send_rate,
                 group_max_rate=GROUP_SEND_RATE if send_rate else 0,
                 max_retries=SEND_RETRIES,
+                token=token,
             )
         )
         .concurrent_updates(True)

@@ -133,6 +133,10 @@ class FakeTelegram(BotApiMethods):
         self._served_paths: dict[str, str] = {}  # file_path handed out -> file_id
         # getFile's file_size is optional in the Bot API: False leaves it out.
         self.get_file_reports_size = True
+        # How file downloads fail, as a misbehaving proxy in front of the Bot API might:
+        # None (they do not), "redirect-loop" (302 to the same URL, for ever) or
+        # "echo-path" (a 502 HTML page quoting the request path, token and all).
+        self.download_fault: str | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -417,8 +421,16 @@ class FakeTelegram(BotApiMethods):
         self._record(Call(method, params, status, body))
         return status, body
 
-    def serve_file(self, path: str) -> tuple[int, str, bytes]:
-        """Answers `GET /file/bot<token>/<file_path>`: (status, content type, body)."""
+    def serve_file(self, path: str) -> tuple[int, str, bytes, dict[str, str]]:
+        """Answers `GET /file/bot<token>/<file_path>`: (status, type, body, headers)."""
+        raw_path = path
+        if self.download_fault == "redirect-loop":
+            self._record(Call("downloadFile", {"file_path": raw_path}, 302, {"ok": False}))
+            return 302, "text/plain", b"Found", {"Location": raw_path}
+        if self.download_fault == "echo-path":
+            self._record(Call("downloadFile", {"file_path": raw_path}, 502, {"ok": False}))
+            page = f"<html><body><h1>502 Bad Gateway</h1><p>GET {raw_path}</p></body></html>"
+            return 502, "text/html", page.encode(), {}
         path = urllib.parse.unquote(path)  # clients percent-encode the token's ':'
         match = re.fullmatch(r"/file/bot([^/]*)/(.+)", path)
         file_path = match.group(2) if match else path
@@ -434,11 +446,11 @@ class FakeTelegram(BotApiMethods):
                 raise ApiError(404, "Not Found")
         except ApiError as exc:
             self._record(Call("downloadFile", {"file_path": file_path}, exc.code, exc.body()))
-            return exc.code, "application/json", json.dumps(exc.body()).encode()
+            return exc.code, "application/json", json.dumps(exc.body()).encode(), {}
         data: bytes = stored["data"]
         body = {"ok": True, "result": {"size": len(data)}}
         self._record(Call("downloadFile", {"file_path": file_path}, 200, body))
-        return 200, "application/octet-stream", data
+        return 200, "application/octet-stream", data, {}
 
     def _record(self, call: Call) -> None:
         """Keeps a call for `calls` and wakes waiters and listeners."""
@@ -552,9 +564,13 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self._reply(status, "application/json", data)
 
-    def _reply(self, status: int, content_type: str, data: bytes) -> None:
+    def _reply(
+        self, status: int, content_type: str, data: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
