@@ -7,6 +7,7 @@ wait on conditions. The method implementations are in `methods.py`.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import itertools
@@ -87,6 +88,12 @@ class _Fault:
     retry_after: int
 
 
+@dataclass
+class _Delay:
+    seconds: float
+    remaining: int
+
+
 class FakeTelegram(BotApiMethods):
     """The fake Bot API: start it, point the bot's base URL at `api_url`, push updates.
 
@@ -121,6 +128,8 @@ class FakeTelegram(BotApiMethods):
         self._callbacks: dict[str, bool] = {}  # id -> answered
         self._callback_ids = itertools.count(1000)
         self._faults: dict[str, _Fault] = {}
+        self._delays: dict[str, _Delay] = {}
+        self._pushed: dict[int, dict[str, Any]] = {}  # update_id -> update, as pushed
         self._sent_times: deque[float] = deque()
         self._listeners: list[Callable[[Call], None]] = []
         self.webhook: dict[str, Any] | None = None
@@ -196,6 +205,21 @@ class FakeTelegram(BotApiMethods):
         """Makes the next `times` calls of `method` fail with 429 (retry_after) or 500."""
         with self._cond:
             self._faults[method.lower()] = _Fault(status, times, retry_after)
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Makes the next `times` calls of `method` answer only after `seconds` (and then
+        succeed): a Bot API slower than the bot's read timeout, that still delivers."""
+        with self._cond:
+            self._delays[method.lower()] = _Delay(seconds, times)
+
+    def repeat_update(self, update_id: int | None = None) -> None:
+        """Queues an update pushed before once more (the last one when None), as Telegram
+        re-sends a webhook update whose 200 it did not get. A polling bot that confirmed
+        it never sees it again: the next getUpdates offset drops it, as Telegram's does."""
+        with self._cond:
+            key = max(self._pushed) if update_id is None else update_id
+            self._updates.append(dict(self._pushed[key]))
+            self._cond.notify_all()
 
     def add_listener(self, listener: Callable[[Call], None]) -> None:
         """Calls `listener(call)` after each recorded call (from the server thread)."""
@@ -390,6 +414,7 @@ class FakeTelegram(BotApiMethods):
     def _push(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._cond:
             update = {"update_id": self._next_update_id, **body}
+            self._pushed[update["update_id"]] = update
             self._next_update_id += 1
             self._updates.append(update)
             self._cond.notify_all()
@@ -414,6 +439,7 @@ class FakeTelegram(BotApiMethods):
             if impl is None:
                 raise ApiError(404, "Not Found")
             self._inject_fault(method)
+            self._delay(method)
             result = impl(self, params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
@@ -460,6 +486,16 @@ class FakeTelegram(BotApiMethods):
             self._cond.notify_all()
         for listener in listeners:
             listener(call)
+
+    def _delay(self, method: str) -> None:
+        with self._cond:
+            delay = self._delays.get(method.lower())
+            if delay is None or delay.remaining <= 0:
+                return
+            delay.remaining -= 1
+        # Only this request's server thread waits; woken early when the fake stops.
+        with self._cond:
+            self._cond.wait_for(lambda: self._closing, timeout=delay.seconds)
 
     def _inject_fault(self, method: str) -> None:
         with self._cond:
@@ -537,6 +573,11 @@ class _Handler(BaseHTTPRequestHandler):
     # waits for the client's delayed ACK (40 ms on Linux) and caps a connection at
     # about 25 requests a second.
     disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        # The client may give up (a send it stopped waiting for, a killed bot).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            super().handle()
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         self._serve()
