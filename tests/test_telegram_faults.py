@@ -24,7 +24,7 @@ import pytest
 from bot import telegram as tb
 from bot.config import Settings
 from bot.engine import Engine
-from bot.telegram.delivery import JOURNAL_NAME
+from bot.telegram.delivery import JOURNAL_NAME, UpdateJournal
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram import (  # noqa: F401 (fixtures, found by pytest by name)
     ADMIN,
@@ -291,3 +291,41 @@ def test_updates_redelivered_after_a_restart_are_not_answered_again(
     [other] = ask(fake, "How does the EU help Ukraine?", user=OTHER)
     assert "Ukraine" in other["text"]
     assert [m["text"] for m in fake.sent(USER)] == [reply["text"]]
+
+
+def _update(update_id: int) -> dict[str, Any]:
+    return {"update_id": update_id, "message": {"message_id": update_id, "text": "hi"}}
+
+
+def test_journal_replays_unfinished_updates_and_remembers_a_bounded_number(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "index" / JOURNAL_NAME
+    journal = UpdateJournal(path, remembered=3)
+    for update_id in range(1, 6):
+        journal.fetched(_update(update_id))
+    for update_id in (1, 2, 4):
+        journal.done(update_id)
+    journal.close()
+    with path.open("ab") as out:
+        out.write(b'{"update": {"update_id": 6, "mess')  # the kill tore the last line
+
+    again = UpdateJournal(path, remembered=3)
+    assert [u["update_id"] for u in again.load()] == [3, 5]
+    assert again.seen(1) and again.seen(3) and not again.seen(6)
+    for update_id in range(7, 10):
+        again.fetched(_update(update_id))
+        again.done(update_id)
+    assert not again.seen(1)  # only the last 3 handled ids are remembered
+    again.close()
+    assert [u["update_id"] for u in UpdateJournal(path, remembered=3).load()] == [3, 5]
+
+
+def test_a_journal_that_cannot_be_written_does_not_stop_the_bot(
+    fake: FakeTelegram, launch: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "index" / JOURNAL_NAME).mkdir(parents=True)  # not a file: unusable
+    launch()
+    [reply] = ask(fake, "What is PESCO?")
+    assert "PESCO" in reply["text"]
+    assert "a restart may lose the questions in hand" in caplog.text
