@@ -34,7 +34,9 @@ from tests.test_telegram import (  # noqa: F401 (fixtures, found by pytest by na
     WAIT,
     BotThread,
     SlowEngine,
+    _bot_process,
     _free_port,
+    _stop,
     ask,
     bot,
     corpus_listing,
@@ -329,3 +331,29 @@ def test_a_journal_that_cannot_be_written_does_not_stop_the_bot(
     [reply] = ask(fake, "What is PESCO?")
     assert "PESCO" in reply["text"]
     assert "a restart may lose the questions in hand" in caplog.text
+
+
+def test_sigterm_mid_load_then_restart_answers_every_question_once(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    process = _bot_process(fake, tmp_path)
+    try:
+        fake.wait_for(lambda f: f.waiting_polls > 0 or process.poll() is not None, 60)
+        users = [6000 + n for n in range(40)]
+        for user in users:
+            fake.push_text(user, "What is PESCO?")
+        fake.wait_for(lambda f: len(f.sent()) >= 5, WAIT)
+    finally:
+        status, stderr = _stop(process)  # SIGTERM, most questions still to answer
+    assert status == 0, stderr
+    process = _bot_process(fake, tmp_path)  # the same corpus, index and journal
+    try:
+        fake.wait_for(lambda f: len({m["chat"]["id"] for m in f.sent()}) >= len(users), 60)
+        [sentinel] = ask(fake, "How does the EU help Ukraine?", user=OTHER)
+        assert "Ukraine" in sentinel["text"]
+    finally:
+        status, stderr = _stop(process)
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+    per_user = Counter(m["chat"]["id"] for m in fake.sent() if m["chat"]["id"] != OTHER)
+    assert per_user == Counter(dict.fromkeys(users, 1))
