@@ -13,8 +13,8 @@ when nothing has been sent for `--quiet` seconds.
 Each user asks in their own group with /ask, so every reply quotes (`reply_to_message`)
 the question it answers and each reply can be matched to its question: "lost" are
 questions never answered, "twice" questions answered more than once. "In flight at
-the signal" are questions the bot had taken from Telegram (confirmed, or it could not
-have them) and not answered yet: the most a SIGKILL may lose by the issue's bar.
+the signal" are questions the fake had handed to the bot (by getUpdates, confirmed or
+not) and not seen answered: the most a SIGKILL may lose, or answer twice, by the bar.
 
     python bench/restart.py [--questions 2000] [--users 200] [--rate 1000]
                             [--send-rate 30] [--signals TERM,KILL] [--json]
@@ -123,10 +123,10 @@ def run_once(sig: signal.Signals, args: argparse.Namespace) -> Outcome:
             started = time.perf_counter()
             traffic.start()
             fake.wait_for(lambda f: traffic.answered() >= args.signal_after, args.timeout)
+            given = fake.handed_out()
             with traffic.lock:
                 answered_before = len(traffic.replies)
-                taken = len(traffic.pushed) - fake.pending_updates()
-            in_flight = max(0, taken - answered_before)
+                in_flight = len(given - set(traffic.replies))
             if sig == signal.SIGTERM:
                 to_exit = stop_bot(bot, grace=30.0)
             else:

@@ -130,6 +130,7 @@ class FakeTelegram(BotApiMethods):
         self._faults: dict[str, _Fault] = {}
         self._delays: dict[str, _Delay] = {}
         self._pushed: dict[int, dict[str, Any]] = {}  # update_id -> update, as pushed
+        self._handed_out: set[int] = set()  # update_ids getUpdates or the webhook gave out
         self._sent_times: deque[float] = deque()
         self._listeners: list[Callable[[Call], None]] = []
         self.webhook: dict[str, Any] | None = None
@@ -220,6 +221,13 @@ class FakeTelegram(BotApiMethods):
             key = max(self._pushed) if update_id is None else update_id
             self._updates.append(dict(self._pushed[key]))
             self._cond.notify_all()
+
+    def handed_out(self) -> set[tuple[int, int]]:
+        """(chat id, message id) of every message update the bot has been given so far
+        (by getUpdates, confirmed or not, or by a webhook call)."""
+        with self._cond:
+            messages = [self._pushed[i].get("message") for i in self._handed_out]
+        return {(m["chat"]["id"], m["message_id"]) for m in messages if m is not None}
 
     def add_listener(self, listener: Callable[[Call], None]) -> None:
         """Calls `listener(call)` after each recorded call (from the server thread)."""
