@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_DIR ?= bench/data
 
-.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram bench-answers bench-robustness clean
+.PHONY: run test lint build telegram clean
+.PHONY: bench bench-quality bench-speed bench-rebuild bench-telegram bench-answers
+.PHONY: bench-robustness
+.PHONY: bench-restart
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +39,7 @@ telegram: $(STAMP)
 	$(PY) -m bot telegram
 
 bench: bench-quality bench-speed bench-rebuild bench-telegram bench-answers bench-robustness
+bench: bench-restart
 
 bench-quality: $(BENCH_STAMP)
 	$(PY) bench/quality.py $(BENCH_DIR)/cisi $(BENCH_DIR)/cran $(BENCH_DIR)/med $(BENCH_DIR)/npl
@@ -57,6 +61,9 @@ bench-telegram: $(BENCH_STAMP)
 # Needs only the dev install.
 bench-robustness: $(STAMP)
 	$(PY) bench/robustness.py
+
+bench-restart: $(BENCH_STAMP)
+	$(PY) bench/restart.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.tmp-* index/.lock

@@ -115,10 +115,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def start_bot(fake: FakeTelegram, workdir: Path, log: Any) -> subprocess.Popen[str]:
-    """Starts `python -m bot telegram` against the fake server, with no send cap."""
+def start_bot(
+    fake: FakeTelegram, workdir: Path, log: Any, send_rate: float = 0
+) -> subprocess.Popen[str]:
+    """Starts `python -m bot telegram` against the fake server, with no send cap (or
+    `send_rate` messages a second, Telegram's 30 for a realistic drain on stop).
+
+    The corpus is copied into `workdir` the first time; a restart (bench/restart.py)
+    finds it there, with the index and the bot's update journal beside it.
+    """
     corpus = workdir / "corpus"
-    shutil.copytree(CORPUS, corpus)
+    if not corpus.exists():
+        shutil.copytree(CORPUS, corpus)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
     env.update(
         {
@@ -127,7 +135,7 @@ def start_bot(fake: FakeTelegram, workdir: Path, log: Any) -> subprocess.Popen[s
             "BOT_INDEX_DIR": str(workdir / "index"),
             "TELEGRAM_API_URL": fake.api_url,
             "TELEGRAM_BOT_TOKEN": fake.token,
-            "BOT_TELEGRAM_SEND_RATE": "0",
+            "BOT_TELEGRAM_SEND_RATE": str(send_rate),
         }
     )
     return subprocess.Popen(
@@ -139,6 +147,25 @@ def start_bot(fake: FakeTelegram, workdir: Path, log: Any) -> subprocess.Popen[s
         stderr=log,  # a file, not a pipe: a chatty bot must never block on a full pipe
         text=True,
     )
+
+
+def wait_until_polling(fake: FakeTelegram, bot: subprocess.Popen[str], timeout: float) -> bool:
+    """Waits until the bot long-polls the fake (True) or exits first (False)."""
+    fake.wait_for(lambda f: f.waiting_polls > 0 or bot.poll() is not None, timeout)
+    return bot.poll() is None
+
+
+def stop_bot(bot: subprocess.Popen[str], grace: float = 30.0) -> float:
+    """SIGTERM, then SIGKILL after `grace` seconds (systemd's and Docker's way); returns
+    the seconds the bot took to exit."""
+    started = time.perf_counter()
+    bot.send_signal(signal.SIGTERM)
+    try:
+        bot.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        bot.kill()
+        bot.wait()
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         with log_path.open("w", encoding="utf-8") as log:
             bot = start_bot(fake, Path(tmp), log)
             try:
-                fake.wait_for(lambda f: f.waiting_polls > 0 or bot.poll() is not None, 120)
-                if bot.poll() is not None:
+                if not wait_until_polling(fake, bot, 120):
                     print(f"the bot exited early:\n{log_path.read_text()}", file=sys.stderr)
                     return 1
                 load = Load(fake, args.users, per_user, load_questions())
@@ -174,12 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 with contextlib.suppress(TimeoutError):
                     fake.wait_for(lambda f: len(f.calls("sendMessage")) > total, 1.0)
             finally:
-                bot.send_signal(signal.SIGTERM)
-                try:
-                    bot.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    bot.kill()
-                    bot.wait()
+                stop_bot(bot)
         stderr = log_path.read_text(encoding="utf-8")
         sent = len(fake.calls("sendMessage"))
         typing = len(fake.calls("sendChatAction"))

@@ -20,13 +20,17 @@ The flow of one question:
    Telegram's 64-byte limit.
 6. Sends go through the rate limiter and the aiohttp client wired in `app`.
 
-Anything unexpected reaches `handlers.on_error`, which logs it with its traceback and
-tells the user something went wrong; the bot keeps running. Admins have /stats,
-/reload and document uploads (`admin`). Every sentence users read is in `texts`.
+Anything unexpected reaches `handlers.on_error`, which logs it with its traceback and,
+unless a reply already went out, tells the user something went wrong; the bot keeps
+running. Updates are journaled next to the index until handled and replayed after a
+restart, and one seen before is dropped (`delivery`); the token is redacted from logs
+and replies alike (`redaction`). Admins have /stats, /reload and document uploads
+(`admin`). Every sentence users read is in `texts`.
 
 Where to change what: wording in `texts`; message layout and splitting in `render`;
 buttons in `callbacks`; per-chat memory and limits in `state`; answering in
-`handlers`; admin powers in `admin`; start-up, limits and logging in `app`.
+`handlers`; admin powers in `admin`; start-up, limits and logging in `app`; what
+survives a restart in `delivery`.
 """
 
 from bot.telegram.app import (

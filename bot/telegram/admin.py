@@ -25,6 +25,7 @@ from bot import index as index_mod
 from bot import uploads
 from bot.telegram import callbacks, texts
 from bot.telegram.handlers import send_parts, send_text, with_typing
+from bot.telegram.redaction import redact
 from bot.telegram.render import Span, to_parts
 from bot.telegram.state import BotState, Context, PendingUpload, state_of
 
@@ -124,9 +125,10 @@ async def download(document: Document, limit: int) -> tuple[str, bytes]:
         uploads.check_size(name, file.file_size, limit)
         data = bytes(await file.download_as_bytearray())
     except TelegramError as exc:
-        raise uploads.UploadRefused(
-            texts.NOT_DOWNLOADED.format(name=name, reason=exc.message)
-        ) from None
+        # The error may quote the file URL, which holds the token (a redirect loop, an
+        # error page echoing the path): the reply gets the same redaction as the logs.
+        reason = redact(exc.message, document.get_bot().token)
+        raise uploads.UploadRefused(texts.NOT_DOWNLOADED.format(name=name, reason=reason)) from None
     uploads.check_size(name, len(data), limit)
     uploads.check_content(name, data)
     return name, data

@@ -38,7 +38,15 @@ from telegram.ext import (
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.telegram import admin, callbacks, handlers
+from bot.telegram.delivery import (
+    JOURNAL_NAME,
+    JournaledQueue,
+    TrackingProcessor,
+    UpdateJournal,
+    current_delivery,
+)
 from bot.telegram.http import AiohttpRequest
+from bot.telegram.redaction import redact
 from bot.telegram.state import CONTEXT_TYPES, TYPING_DELAY, BotState, UserRateLimit
 
 __all__ = [
@@ -61,7 +69,10 @@ SEND_RETRIES = 3  # retries after RetryAfter (429) or a server error (5xx)
 # trips of the real Bot API without holding many idle sockets.
 CONNECTIONS = 8
 POOL_WAIT = 30.0  # seconds a send may wait for a free connection before failing
+SEND_TIMEOUT = 5.0  # seconds to wait for the Bot API's answer to a send
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+_REPLIES = ("send", "editMessage")  # endpoints whose success means the user got a reply
+_READABLE = ("text", "caption")  # request fields a user reads (answerCallbackQuery: text)
 
 
 class RetryingRateLimiter(AIORateLimiter):
@@ -74,11 +85,18 @@ class RetryingRateLimiter(AIORateLimiter):
     It also lets at most `in_flight` requests reach the HTTP client at once: a burst of
     replies then queues here, with no deadline, instead of in the client's connection
     pool, where a long wait would count against the pool timeout and fail the send.
+
+    Every request passes here, so it is where the token is taken out of whatever text
+    a user would read (`redaction.redact`, as for logs): a message quoting an error
+    about a download, say, can never show it.
     """
 
-    def __init__(self, *args: Any, in_flight: int = CONNECTIONS, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, in_flight: int = CONNECTIONS, token: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._slots = asyncio.Semaphore(in_flight)
+        self._token = token
 
     async def process_request(
         self,
@@ -90,13 +108,22 @@ class RetryingRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> Any:
         """Runs the request through the limiter, retrying after a server error."""
+        for name in _READABLE:
+            value = data.get(name)
+            if isinstance(value, str):
+                data[name] = redact(value, self._token)
         for attempt in range(SEND_RETRIES + 1):
             try:
                 async with self._slots:
-                    return await super().process_request(
+                    result = await super().process_request(
                         callback, args, kwargs, endpoint, data, rate_limit_args
                     )
-            except (BadRequest, TimedOut):
+                _note_reply(endpoint)
+                return result
+            except TimedOut:
+                _note_reply(endpoint)  # it may well have been delivered
+                raise
+            except BadRequest:
                 raise
             except NetworkError as exc:
                 if attempt == SEND_RETRIES:
@@ -104,6 +131,13 @@ class RetryingRateLimiter(AIORateLimiter):
                 log.warning("%s failed (%s); retrying", endpoint, exc)
                 await asyncio.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")
+
+
+def _note_reply(endpoint: str) -> None:
+    """Tells the update being handled (if any) that a reply went out for it."""
+    delivery = current_delivery()
+    if delivery is not None and endpoint.startswith(_REPLIES) and endpoint != "sendChatAction":
+        delivery.sent = True
 
 
 def quiet_http_logs(token: str | None = None) -> None:
@@ -135,11 +169,12 @@ class _RedactingFactory:
             message = record.getMessage()
         except (TypeError, ValueError):  # a malformed call: let logging report it
             return record
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        redacted = redact(message, self.token)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         if record.exc_info:
             text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = text.replace(self.token, "<token>")
+            record.exc_text = redact(text, self.token)
         return record
 
 
@@ -175,6 +210,7 @@ def build_application(
     *,
     send_rate: float = TELEGRAM_SEND_RATE,
     typing_delay: float = TYPING_DELAY,
+    send_timeout: float = SEND_TIMEOUT,
 ) -> Application:
     """Builds the bot: handlers, the shared state, limits. Makes no network call.
 
@@ -184,12 +220,16 @@ def build_application(
         send_rate: Messages a second across all chats (Telegram allows about 30);
             0 turns the limit off (for load tests against a local server).
         typing_delay: Seconds of retrieval before "typing…" is shown.
+        send_timeout: Seconds to wait for the answer to a request (tests shorten it).
 
     Raises:
         ConfigError: The token is missing or malformed.
     """
     token = validate_token(settings.telegram_token)
     quiet_http_logs()
+    # Updates are journaled next to the index until handled, and replayed on start
+    # (`delivery`): a restart, even a kill, loses no question.
+    queue = JournaledQueue(UpdateJournal(settings.index_dir / JOURNAL_NAME))
     application = (
         Application.builder()
         .token(token)
@@ -200,10 +240,12 @@ def build_application(
                 overall_max_rate=send_rate,
                 group_max_rate=GROUP_SEND_RATE if send_rate else 0,
                 max_retries=SEND_RETRIES,
+                token=token,
             )
         )
-        .concurrent_updates(True)
-        .request(AiohttpRequest(CONNECTIONS, pool_timeout=POOL_WAIT))
+        .update_queue(queue)
+        .concurrent_updates(TrackingProcessor(queue))
+        .request(AiohttpRequest(CONNECTIONS, read_timeout=send_timeout, pool_timeout=POOL_WAIT))
         .get_updates_request(AiohttpRequest(1))
         .defaults(
             Defaults(
@@ -215,6 +257,7 @@ def build_application(
         .post_init(handlers.post_init)
         .build()
     )
+    queue.replay(application.bot)
     application.bot_data["state"] = BotState(
         engine,
         settings,

@@ -46,14 +46,18 @@ __all__ = [
 
 MAX_CALLBACK_DATA = 64  # bytes
 
-MORE = re.compile(r"more:([0-9]+)\Z")
-SOURCE = re.compile(r"src:([0-9]+)\Z")
-FEEDBACK = re.compile(r"fb:([0-9]+):([01])\Z")
-EXAMPLE = re.compile(r"ex:([0-9]+)\Z")
+# Keys are ASCII digits, at most nine of them: data is the client's to forge, and
+# int() of a 5,000-digit string raises ValueError, while `\d` would also match "²".
+# Forged data then matches no pattern and gets the "too old" notice.
+_KEY = r"([0-9]{1,9})"
+MORE = re.compile(rf"more:{_KEY}\Z")
+SOURCE = re.compile(rf"src:{_KEY}\Z")
+FEEDBACK = re.compile(rf"fb:{_KEY}:([01])\Z")
+EXAMPLE = re.compile(rf"ex:{_KEY}\Z")
 # Every "up:" press reaches the upload handler, which tells an admin that a malformed
 # or outdated one is no longer waiting (and anyone else that uploads are for admins).
 UPLOAD = re.compile(r"up:")
-_UPLOAD_CHOICE = re.compile(r"up:([0-9]+):([rc])\Z")
+_UPLOAD_CHOICE = re.compile(rf"up:{_KEY}:([rc])\Z")
 
 
 def parse_key(pattern: re.Pattern[str], data: str) -> int | None:

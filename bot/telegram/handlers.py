@@ -26,6 +26,7 @@ from telegram.ext import Application
 from bot.answer import Answer
 from bot.telegram import callbacks, texts
 from bot.telegram.callbacks import example_keyboard, keyboard
+from bot.telegram.delivery import current_delivery
 from bot.telegram.render import format_answer, format_passage, format_results, to_parts
 from bot.telegram.state import BotState, ChatData, Context, Remembered, append_feedback, state_of
 
@@ -380,12 +381,25 @@ on_stale_button = button(_stale)
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Logs any unexpected error with its traceback and tells the user; the bot goes on."""
+    """Logs any unexpected error with its traceback; apologises if no reply went out.
+
+    A send that took longer than the read timeout raises TimedOut although Telegram
+    may have delivered it: after a reply (or a part of one) went out, the user is not
+    also told "Sorry". The apology quotes the question it is about.
+    """
     where = f"update {update.update_id}" if isinstance(update, Update) else "the bot"
+    delivery = current_delivery()
+    if delivery is not None and delivery.sent:
+        log.warning("Error after replying to %s: %r", where, context.error)
+        return
     log.error("Error while handling %s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
+        question = update.message or update.edited_message
         try:
-            await update.effective_chat.send_message(texts.SORRY)
+            if question is not None:
+                await question.reply_text(texts.SORRY, do_quote=True)
+            else:
+                await update.effective_chat.send_message(texts.SORRY)
         except TelegramError as exc:
             log.warning("could not tell the user about the error: %s", exc)
 

@@ -21,7 +21,12 @@ photos, documents with their bytes) and read back every call the bot made (`call
 `wait_for`). Long-polling `getUpdates` honours `offset` and `timeout` and is woken by
 a condition variable, so nothing here sleeps in a loop. `fail_next` makes the next N
 calls of a method answer 429 (with `retry_after`) or 500, to test that the bot retries
-and loses nothing.
+and loses nothing; `delay_next` makes them answer late but succeed (a send slower than
+the bot's timeout that still arrives); `download_fault` makes file downloads fail as a
+misbehaving proxy would (a redirect loop, an error page echoing the path and its
+token); `repeat_update` sends an update again (a webhook retry); `handed_out` says
+which updates the bot has been given. Like Telegram's, `getUpdates` drops only the
+updates below the offset it is called with; others are given out again.
 
 When the bot sets a webhook, pushed updates are POSTed to it instead (with the
 secret token header), as Telegram does.

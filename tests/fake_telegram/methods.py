@@ -74,6 +74,7 @@ class BotApiMethods:
     _webhook_thread: threading.Thread | None
     _files: dict[str, dict[str, Any]]
     _served_paths: dict[str, str]
+    _handed_out: set[int]
 
     def _next_message_id(self, chat_id: int) -> int:
         raise NotImplementedError
@@ -134,6 +135,8 @@ class BotApiMethods:
                 method="POST",
                 headers={"Content-Type": "application/json"},
             )
+            with self._cond:
+                self._handed_out.add(update["update_id"])
             if hook["secret_token"]:
                 request.add_header("X-Telegram-Bot-Api-Secret-Token", hook["secret_token"])
             try:
@@ -193,6 +196,7 @@ class BotApiMethods:
                         )
             finally:
                 self.waiting_polls -= 1
+            self._handed_out.update(u["update_id"] for u in found)
             return found
 
     def _chat(self, params: dict[str, Any]) -> dict[str, Any]:

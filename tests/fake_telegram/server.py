@@ -7,6 +7,7 @@ wait on conditions. The method implementations are in `methods.py`.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import itertools
@@ -87,6 +88,12 @@ class _Fault:
     retry_after: int
 
 
+@dataclass
+class _Delay:
+    seconds: float
+    remaining: int
+
+
 class FakeTelegram(BotApiMethods):
     """The fake Bot API: start it, point the bot's base URL at `api_url`, push updates.
 
@@ -121,6 +128,9 @@ class FakeTelegram(BotApiMethods):
         self._callbacks: dict[str, bool] = {}  # id -> answered
         self._callback_ids = itertools.count(1000)
         self._faults: dict[str, _Fault] = {}
+        self._delays: dict[str, _Delay] = {}
+        self._pushed: dict[int, dict[str, Any]] = {}  # update_id -> update, as pushed
+        self._handed_out: set[int] = set()  # update_ids getUpdates or the webhook gave out
         self._sent_times: deque[float] = deque()
         self._listeners: list[Callable[[Call], None]] = []
         self.webhook: dict[str, Any] | None = None
@@ -133,6 +143,10 @@ class FakeTelegram(BotApiMethods):
         self._served_paths: dict[str, str] = {}  # file_path handed out -> file_id
         # getFile's file_size is optional in the Bot API: False leaves it out.
         self.get_file_reports_size = True
+        # How file downloads fail, as a misbehaving proxy in front of the Bot API might:
+        # None (they do not), "redirect-loop" (302 to the same URL, for ever) or
+        # "echo-path" (a 502 HTML page quoting the request path, token and all).
+        self.download_fault: str | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -192,6 +206,28 @@ class FakeTelegram(BotApiMethods):
         """Makes the next `times` calls of `method` fail with 429 (retry_after) or 500."""
         with self._cond:
             self._faults[method.lower()] = _Fault(status, times, retry_after)
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Makes the next `times` calls of `method` answer only after `seconds` (and then
+        succeed): a Bot API slower than the bot's read timeout, that still delivers."""
+        with self._cond:
+            self._delays[method.lower()] = _Delay(seconds, times)
+
+    def repeat_update(self, update_id: int | None = None) -> None:
+        """Queues an update pushed before once more (the last one when None), as Telegram
+        re-sends a webhook update whose 200 it did not get. A polling bot that confirmed
+        it never sees it again: the next getUpdates offset drops it, as Telegram's does."""
+        with self._cond:
+            key = max(self._pushed) if update_id is None else update_id
+            self._updates.append(dict(self._pushed[key]))
+            self._cond.notify_all()
+
+    def handed_out(self) -> set[tuple[int, int]]:
+        """(chat id, message id) of every message update the bot has been given so far
+        (by getUpdates, confirmed or not, or by a webhook call)."""
+        with self._cond:
+            messages = [self._pushed[i].get("message") for i in self._handed_out]
+        return {(m["chat"]["id"], m["message_id"]) for m in messages if m is not None}
 
     def add_listener(self, listener: Callable[[Call], None]) -> None:
         """Calls `listener(call)` after each recorded call (from the server thread)."""
@@ -386,6 +422,7 @@ class FakeTelegram(BotApiMethods):
     def _push(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._cond:
             update = {"update_id": self._next_update_id, **body}
+            self._pushed[update["update_id"]] = update
             self._next_update_id += 1
             self._updates.append(update)
             self._cond.notify_all()
@@ -410,6 +447,7 @@ class FakeTelegram(BotApiMethods):
             if impl is None:
                 raise ApiError(404, "Not Found")
             self._inject_fault(method)
+            self._delay(method)
             result = impl(self, params)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
@@ -417,8 +455,16 @@ class FakeTelegram(BotApiMethods):
         self._record(Call(method, params, status, body))
         return status, body
 
-    def serve_file(self, path: str) -> tuple[int, str, bytes]:
-        """Answers `GET /file/bot<token>/<file_path>`: (status, content type, body)."""
+    def serve_file(self, path: str) -> tuple[int, str, bytes, dict[str, str]]:
+        """Answers `GET /file/bot<token>/<file_path>`: (status, type, body, headers)."""
+        raw_path = path
+        if self.download_fault == "redirect-loop":
+            self._record(Call("downloadFile", {"file_path": raw_path}, 302, {"ok": False}))
+            return 302, "text/plain", b"Found", {"Location": raw_path}
+        if self.download_fault == "echo-path":
+            self._record(Call("downloadFile", {"file_path": raw_path}, 502, {"ok": False}))
+            page = f"<html><body><h1>502 Bad Gateway</h1><p>GET {raw_path}</p></body></html>"
+            return 502, "text/html", page.encode(), {}
         path = urllib.parse.unquote(path)  # clients percent-encode the token's ':'
         match = re.fullmatch(r"/file/bot([^/]*)/(.+)", path)
         file_path = match.group(2) if match else path
@@ -434,11 +480,11 @@ class FakeTelegram(BotApiMethods):
                 raise ApiError(404, "Not Found")
         except ApiError as exc:
             self._record(Call("downloadFile", {"file_path": file_path}, exc.code, exc.body()))
-            return exc.code, "application/json", json.dumps(exc.body()).encode()
+            return exc.code, "application/json", json.dumps(exc.body()).encode(), {}
         data: bytes = stored["data"]
         body = {"ok": True, "result": {"size": len(data)}}
         self._record(Call("downloadFile", {"file_path": file_path}, 200, body))
-        return 200, "application/octet-stream", data
+        return 200, "application/octet-stream", data, {}
 
     def _record(self, call: Call) -> None:
         """Keeps a call for `calls` and wakes waiters and listeners."""
@@ -448,6 +494,16 @@ class FakeTelegram(BotApiMethods):
             self._cond.notify_all()
         for listener in listeners:
             listener(call)
+
+    def _delay(self, method: str) -> None:
+        with self._cond:
+            delay = self._delays.get(method.lower())
+            if delay is None or delay.remaining <= 0:
+                return
+            delay.remaining -= 1
+        # Only this request's server thread waits; woken early when the fake stops.
+        with self._cond:
+            self._cond.wait_for(lambda: self._closing, timeout=delay.seconds)
 
     def _inject_fault(self, method: str) -> None:
         with self._cond:
@@ -526,6 +582,11 @@ class _Handler(BaseHTTPRequestHandler):
     # about 25 requests a second.
     disable_nagle_algorithm = True
 
+    def handle(self) -> None:
+        # The client may give up (a send it stopped waiting for, a killed bot).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            super().handle()
+
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         self._serve()
 
@@ -552,9 +613,13 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self._reply(status, "application/json", data)
 
-    def _reply(self, status: int, content_type: str, data: bytes) -> None:
+    def _reply(
+        self, status: int, content_type: str, data: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
