@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 BENCH_DIR ?= bench/data
 
-.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram clean
+.PHONY: run test lint build telegram bench bench-quality bench-speed bench-rebuild bench-telegram \
+	bench-coldstart clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +36,7 @@ build: $(STAMP)
 telegram: $(STAMP)
 	$(PY) -m bot telegram
 
-bench: bench-quality bench-speed bench-rebuild bench-telegram
+bench: bench-quality bench-speed bench-rebuild bench-telegram bench-coldstart
 
 bench-quality: $(BENCH_STAMP)
 	$(PY) bench/quality.py $(BENCH_DIR)/cisi $(BENCH_DIR)/cran $(BENCH_DIR)/med $(BENCH_DIR)/npl
@@ -48,6 +49,9 @@ bench-rebuild: $(BENCH_STAMP)
 
 bench-telegram: $(BENCH_STAMP)
 	$(PY) bench/telegram_load.py
+
+bench-coldstart: $(BENCH_STAMP)
+	$(PY) bench/coldstart.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.tmp-* index/.lock
