@@ -9,15 +9,17 @@ Usage (from the repository root)::
 
 What a shell user, a script or a cron job pays for one question: start Python, import,
 load the index, answer, exit. Each figure is the wall time of a fresh process, measured
-here around `subprocess.run`, `--runs` times (default 10), and the median and the
-minimum are printed. The commands being compared are run in turns (A, B, C, A, B, C,
-...), so that a burst of load from other processes on a shared machine falls on all of
-them alike: compare the ratios of one run, not absolute figures of different runs. The
-load average is printed before and after.
+here around `subprocess.run`, `--runs` times (default 10); the median and the minimum
+are printed, and the median CPU time (user + system) of the process. The commands being
+compared are run in turns (A, B, C, A, B, C, ...), so that a burst of load from other
+processes on a shared machine falls on all of them alike: compare the ratios of one
+run, not absolute figures of different runs. The load average is printed before and
+after; CPU time varies far less with it than wall time does.
 
 1. **Shipped corpus** (`corpus/`, 9 passages): the index is built first into a
    temporary folder, then `python -m bot ask "What is PESCO?"` is timed; beside it, as
-   floors, Python printing a line (the interpreter alone), and importing numpy.
+   floors, Python printing a line (the interpreter alone), and importing numpy (with
+   one OpenBLAS thread, as the bot starts it).
 2. **Generated corpora** (`--sizes`, default 200,000 passages; the generator of
    `bench/speed.py`, same seed, so the same passages): our index and bm25s's (numpy
    backend, `save`d) are built first. Then each round asks one of the generated
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import speed
 
@@ -78,11 +82,29 @@ def _env(root: Path = ROOT) -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Runs a command in `cwd`, a checkout of the bot (`python -m bot` imports that one)."""
+class Timed(NamedTuple):
+    """One run of a command: wall and CPU seconds, and what it printed."""
+
+    wall: float
+    cpu: float
+    done: subprocess.CompletedProcess[str]
+
+
+def _run(command: list[str], cwd: Path) -> Timed:
+    """Runs a command in `cwd`, a checkout of the bot (`python -m bot` imports that one).
+
+    CPU time (user + system, all threads) barely depends on what else the machine runs,
+    so it tells a change from noise where the wall time of a shared machine cannot.
+    """
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=_env(cwd), capture_output=True, text=True)
-    return time.perf_counter() - started, done
+    return Timed(time.perf_counter() - started, _children_cpu() - cpu, done)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # of the children waited for
+    return usage.ru_utime + usage.ru_stime
 
 
 def _check(name: str, done: subprocess.CompletedProcess[str]) -> None:
@@ -96,21 +118,21 @@ def _check(name: str, done: subprocess.CompletedProcess[str]) -> None:
 Commands = dict[str, tuple[Path, list[list[str]]]]
 
 
-def time_rounds(commands: Commands, runs: int) -> dict[str, list[float]]:
-    """Runs each named command `runs` times, in turns; returns the wall times by name.
+def time_rounds(commands: Commands, runs: int) -> dict[str, list[Timed]]:
+    """Runs each named command `runs` times, in turns; returns the runs by name.
 
     `commands` maps a name to the checkout it runs in and its command of each round (a
     round may ask another question); every command runs once untimed first.
     """
     for name, (cwd, rounds) in commands.items():
         for command in rounds:
-            _check(name, _run(command, cwd)[1])
-    times: dict[str, list[float]] = {name: [] for name in commands}
+            _check(name, _run(command, cwd).done)
+    times: dict[str, list[Timed]] = {name: [] for name in commands}
     for i in range(runs):
         for name, (cwd, rounds) in commands.items():
-            seconds, done = _run(rounds[i % len(rounds)], cwd)
-            _check(name, done)
-            times[name].append(seconds)
+            timed = _run(rounds[i % len(rounds)], cwd)
+            _check(name, timed.done)
+            times[name].append(timed)
     return times
 
 
@@ -118,14 +140,18 @@ def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def report(title: str, times: dict[str, list[float]], baseline: str | None) -> list[str]:
-    """Median and minimum of each command, and the ratio of medians to `baseline`."""
+def report(title: str, times: dict[str, list[Timed]], baseline: str | None) -> list[str]:
+    """Median and minimum wall time of each command, median CPU time, ratios of medians."""
     lines = [title]
-    base = statistics.median(times[baseline]) if baseline else None
+    base = statistics.median(t.wall for t in times[baseline]) if baseline else None
     width = max(len(name) for name in times)
-    for name, values in times.items():
-        median = statistics.median(values)
-        line = f"  {name.ljust(width)}  median {median:.3f} s  min {min(values):.3f} s"
+    for name, runs in times.items():
+        median = statistics.median(t.wall for t in runs)
+        cpu = statistics.median(t.cpu for t in runs)
+        line = (
+            f"  {name.ljust(width)}  median {median:.3f} s  min {min(t.wall for t in runs):.3f} s"
+        )
+        line += f"  cpu {cpu:.3f} s"
         if base and name != baseline:
             line += f"  ({median / base:.2f}x {baseline})"
         lines.append(line)
@@ -150,7 +176,9 @@ def bench_shipped(opts: argparse.Namespace, work: Path) -> list[str]:
         )
         commands["the same, --against checkout"] = (opts.against, [[*ask[:-1], str(other)]])
     commands["python (print only)"] = (ROOT, [[python, "-c", "print(1)"]])
-    commands["python (import numpy)"] = (ROOT, [[python, "-c", "import numpy; print(1)"]])
+    # With one OpenBLAS thread, as the bot's command line starts numpy (bot/cli.py).
+    numpy = "import os; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); import numpy; print(1)"
+    commands["python (import numpy)"] = (ROOT, [[python, "-c", numpy]])
     before = _load()
     times = time_rounds(commands, opts.runs)
     title = f"shipped corpus, {opts.runs} runs each ({before}; after: {_load()})"
