@@ -10,6 +10,7 @@ BENCH_DIR ?= bench/data
 .PHONY: bench bench-quality bench-speed bench-rebuild bench-telegram bench-answers
 .PHONY: bench-robustness
 .PHONY: bench-restart
+.PHONY: bench-coldstart
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,7 @@ telegram: $(STAMP)
 
 bench: bench-quality bench-speed bench-rebuild bench-telegram bench-answers bench-robustness
 bench: bench-restart
+bench: bench-coldstart
 
 bench-quality: $(BENCH_STAMP)
 	$(PY) bench/quality.py $(BENCH_DIR)/cisi $(BENCH_DIR)/cran $(BENCH_DIR)/med $(BENCH_DIR)/npl
@@ -64,6 +66,9 @@ bench-robustness: $(STAMP)
 
 bench-restart: $(BENCH_STAMP)
 	$(PY) bench/restart.py
+
+bench-coldstart: $(BENCH_STAMP)
+	$(PY) bench/coldstart.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.tmp-* index/.lock

@@ -493,18 +493,28 @@ def _run(command: list[str], out: Path, stdin: str | None = None) -> dict:
 # ---------------------------------------------------------------------------- one size
 
 
-def bench_size(size: int, opts: argparse.Namespace, base: Path) -> dict:
-    """All measurements for one corpus size; returns {corpus, ours, numpy, numba}."""
-    work = base / str(size)
-    corpus, index, saved = work / "corpus", work / "index", work / "bm25s"
+def prepare_corpus(work: Path, source: Path, seed: int, size: int, questions: int) -> dict:
+    """The generated corpus in work/corpus and its stats and questions (see `generate`).
+
+    Generated once per (seed, size, questions): a folder kept with --keep is reused, and
+    anything else in `work` (indexes of an older corpus) is removed with it.
+    """
     stamp = work / "generated.json"
-    key = {"seed": opts.seed, "size": size, "questions": opts.questions}
+    key = {"seed": seed, "size": size, "questions": questions}
     stats = json.loads(stamp.read_text(encoding="utf-8")) if stamp.exists() else None
     if stats is None or stats.get("key") != key:
         shutil.rmtree(work, ignore_errors=True)
         _log(f"[{size:,}] generating the corpus...")
-        stats = {"key": key, **generate(opts.source, opts.seed, size, corpus, opts.questions)}
+        stats = {"key": key, **generate(source, seed, size, work / "corpus", questions)}
         stamp.write_text(json.dumps(stats), encoding="utf-8")
+    return stats
+
+
+def bench_size(size: int, opts: argparse.Namespace, base: Path) -> dict:
+    """All measurements for one corpus size; returns {corpus, ours, numpy, numba}."""
+    work = base / str(size)
+    corpus, index, saved = work / "corpus", work / "index", work / "bm25s"
+    stats = prepare_corpus(work, opts.source, opts.seed, size, opts.questions)
     questions = [q["question"] for q in stats["questions"]]
     ours_questions = questions[: opts.ours_questions] if opts.ours_questions else questions
     _log(f"[{size:,}] corpus: {stats['lines']:,} passages, {stats['words']:,} words")

@@ -107,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     package_log = logging.getLogger("bot")
     package_log.addHandler(handler)
     package_log.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    # Before numpy is first imported: OpenBLAS starts a thread per CPU when it loads,
+    # which cost 50-80 ms of a one-shot `ask` (a third of it) on a 2-core machine, and
+    # the bot does no dense linear algebra for the threads to help with. A value the
+    # user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from bot.config import ConfigError, Settings
     from bot.index import IndexProblem
 

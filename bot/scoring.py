@@ -25,10 +25,34 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-import scipy.sparse as sp
+
+
+class Columns(Protocol):
+    """A passage x term matrix in CSC form: `bot.index.SparseArrays`, or scipy's csc_matrix."""
+
+    @property
+    def data(self) -> np.ndarray:
+        """The weights, column after column."""
+        ...
+
+    @property
+    def indices(self) -> np.ndarray:
+        """The passage of each weight; a column's passages in increasing order."""
+        ...
+
+    @property
+    def indptr(self) -> np.ndarray:
+        """Where each column starts in `data`, and the end."""
+        ...
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(passages, terms)."""
+        ...
+
 
 _local = threading.local()  # each thread's accumulator: questions run in worker threads
 
@@ -62,12 +86,11 @@ def warm_up() -> None:
     needs it for a small corpus.
     """
     _helper.submit(int).result()  # its thread, started now, inherits this one's signal mask
-    matrix = sp.csc_matrix(np.ones((2, 1), dtype=np.float32))
     kernels = compiled()
-    _score_compiled(
+    _score_compiled(  # one column holding both of two passages
         kernels,
-        matrix.indices,
-        matrix.data,
+        np.array([0, 1], dtype=np.int32),
+        np.ones(2, dtype=np.float32),
         np.array([0]),
         np.array([2]),
         np.ones(1, np.float32),
@@ -85,7 +108,7 @@ _helper_free = threading.Semaphore(1)
 
 
 def top_candidates(
-    matrix: sp.csc_matrix, columns: np.ndarray, weights: np.ndarray, k: int
+    matrix: Columns, columns: np.ndarray, weights: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every passage scoring at least the k-th best score for these weighted columns.
 
@@ -187,7 +210,11 @@ def _score_numpy(
     parts = [indices[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
     if not parts or sum(part.size for part in parts) == 0:
         return np.empty(0, np.int64), np.empty(0, np.float32)
-    positions = np.unique(np.concatenate(parts)).astype(np.int64)
+    # np.unique, sorted by hand: np.unique imports numpy.ma (15 ms of a one-shot ask).
+    positions = np.sort(np.concatenate(parts)).astype(np.int64)
+    first = np.ones(positions.size, dtype=bool)
+    np.not_equal(positions[1:], positions[:-1], out=first[1:])
+    positions = positions[first]
     best = np.zeros(positions.size, dtype=np.float32)
     for part, start, end, weight in zip(
         parts, starts.tolist(), ends.tolist(), weights, strict=True

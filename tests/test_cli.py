@@ -63,6 +63,28 @@ def test_build_loads_no_search_machinery(project):
     assert "CODE 0 HEAVY []" in result.stdout
 
 
+def test_one_shot_ask_imports_only_what_answering_needs(project):
+    """An answer from a built index needs neither scipy nor numba nor the build's code."""
+    assert run_bot("build", cwd=project).returncode == 0
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "code = main(['ask', 'What is PESCO?'])\n"
+        "build = ('scipy', 'numba', 'numpy.f2py', 'bot.index.builder', 'bot.index.weighting')\n"
+        "print('CODE', code, 'HEAVY', [m for m in build if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    assert "PESCO" in result.stdout
+    assert "CODE 0 HEAVY []" in result.stdout
+
+
 def test_build_prints_a_one_line_summary(project):
     result = run_bot("build", cwd=project)
     assert result.returncode == 0, result.stderr

@@ -14,10 +14,13 @@ One job a module:
 =============  ==============================================================
 
 Callers import from here (``from bot import index``); the names below are the
-package's public surface.
+package's public surface. The build's names (``builder``, ``weighting``) are imported
+on first use: they bring scipy, the file readers and the build's workers, which
+loading an index and answering from it never need (a third of a one-shot ``ask``).
 """
 
-from bot.index.builder import BuildReport, build, build_with
+from typing import TYPE_CHECKING, Any
+
 from bot.index.errors import BuildInProgress, EmptyCorpus, IndexCorrupt, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.stale import scan_corpus, stale_reason
@@ -25,12 +28,38 @@ from bot.index.store import (
     CURRENT,
     FORMAT_VERSION,
     Index,
+    SparseArrays,
     StringTable,
     current_build,
     load,
     read_manifest,
 )
-from bot.index.weighting import analyze_passages, bm25_weights
+
+if TYPE_CHECKING:
+    from bot.index.builder import BuildReport, build, build_with
+    from bot.index.weighting import analyze_passages, bm25_weights
+
+# Name -> module, for the names imported on first use.
+_LAZY = {
+    "BuildReport": "bot.index.builder",
+    "build": "bot.index.builder",
+    "build_with": "bot.index.builder",
+    "analyze_passages": "bot.index.weighting",
+    "bm25_weights": "bot.index.weighting",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imports a build-time name on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CURRENT",
@@ -42,6 +71,7 @@ __all__ = [
     "IndexCorrupt",
     "IndexNotFound",
     "IndexProblem",
+    "SparseArrays",
     "StringTable",
     "analyze_passages",
     "bm25_weights",

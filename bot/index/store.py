@@ -46,16 +46,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 
 from bot import analysis
 from bot import passages as passages_mod
 from bot.index.errors import REBUILD, IndexCorrupt, IndexNotFound, IndexProblem
-from bot.index.weighting import Weights, smoothed_idf
 from bot.passages import Passage
+
+if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
+    import scipy.sparse as sp
+
+    from bot.index.weighting import Weights
 
 FORMAT_VERSION = 2  # 2: words.txt + words.counts.npy replace words.json
 CURRENT = "CURRENT"
@@ -232,6 +235,49 @@ def file_words_to_line(words: Mapping[str, int]) -> bytes:
     return json.dumps(words, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
+@dataclass(frozen=True, eq=False)
+class SparseArrays:
+    """A loaded compressed sparse matrix: its three memory-mapped arrays and its shape.
+
+    Questions only slice these arrays (a term's postings, a passage's row), so the
+    answer path has no use for a scipy matrix, and importing scipy.sparse cost 0.1-0.35 s
+    of a one-shot `python -m bot ask` (its array-API layer imports numpy.f2py).
+    `to_scipy` gives the matrix to code that wants scipy's operations.
+
+    Attributes:
+        layout: "csc" (a term's passages are contiguous: the inverted index) or "csr"
+            (a passage's terms are contiguous).
+        data: The stored values.
+        indices: Row (csc) or column (csr) of each value, int32.
+        indptr: Where each column (csc) or row (csr) starts in `data`, and its end; int64.
+        shape: (passages, terms).
+    """
+
+    layout: Literal["csc", "csr"]
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def nnz(self) -> int:
+        """How many values are stored (postings, for the weights)."""
+        return int(self.data.shape[0])
+
+    def to_scipy(self) -> Any:
+        """The same matrix as scipy's csc_matrix or csr_matrix, sharing the arrays."""
+        import scipy.sparse as sp
+
+        kind = sp.csc_matrix if self.layout == "csc" else sp.csr_matrix
+        # The (data, indices, indptr) constructor would re-check the contents and copy
+        # indptr to the smallest index type, reading every page of a memory-mapped file.
+        # An empty matrix of the right shape costs one zeroed indptr; its three arrays
+        # (public attributes) are then replaced by the mapped ones, checked at load.
+        matrix = kind(self.shape, dtype=self.data.dtype)
+        matrix.data, matrix.indices, matrix.indptr = self.data, self.indices, self.indptr
+        return matrix
+
+
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per load
 class Index:
     """A loaded index: everything retrieval needs, read-only.
@@ -243,7 +289,7 @@ class Index:
             table could not be written).
         idf: idf per column.
         weights: BM25-weighted passage x term matrix, CSC so a question's columns are cheap.
-        counts: Raw term counts (passage x term, CSR); used by incremental rebuilds.
+        counts: Raw term counts (passage x term, CSR); a hit's terms, incremental rebuilds.
         words: Surface word -> corpus count, for typo repair.
         passages: Passage store indexed by position.
         k1: The k1 the weights were built with.
@@ -254,8 +300,8 @@ class Index:
     manifest: dict[str, Any]
     vocabulary: StringTable | dict[str, int]
     idf: np.ndarray
-    weights: sp.csc_matrix
-    counts: sp.csr_matrix
+    weights: SparseArrays
+    counts: SparseArrays
     words: dict[str, int]
     passages: PassageStore
     k1: float
@@ -320,6 +366,8 @@ class Index:
     @property
     def max_idf(self) -> float:
         """The idf an unseen word would get: the most informative value there is."""
+        from bot.index.weighting import smoothed_idf
+
         return float(smoothed_idf(self.manifest["passages"], 0.0))
 
 
@@ -465,8 +513,8 @@ def load(index_dir: Path) -> Index:
     words = _load_words(build_dir)
     idf = _load_array(build_dir / "idf.npy")
     offsets = _load_array(build_dir / "passages.offsets.npy")
-    weights = _load_matrix(build_dir, "weights", sp.csc_matrix, (n, v))
-    counts = _load_matrix(build_dir, "counts", sp.csr_matrix, (n, v))
+    weights = _load_matrix(build_dir, "weights", "csc", (n, v))
+    counts = _load_matrix(build_dir, "counts", "csr", (n, v))
     passages_path = build_dir / "passages.jsonl"
     checks = [
         (idf.shape == (v,), "idf.npy"),
@@ -561,13 +609,15 @@ def _load_array(path: Path) -> np.ndarray:
         raise IndexCorrupt(f"{path} is damaged ({exc}). {REBUILD}") from None
 
 
-def _load_matrix(build_dir: Path, prefix: str, kind: Any, shape: tuple[int, int]) -> Any:
-    """A CSC or CSR matrix (`kind`) from its three .npy files, left memory-mapped."""
+def _load_matrix(
+    build_dir: Path, prefix: str, layout: Literal["csc", "csr"], shape: tuple[int, int]
+) -> SparseArrays:
+    """A CSC or CSR matrix (`layout`) from its three .npy files, left memory-mapped."""
     data = _load_array(build_dir / f"{prefix}.data.npy")
     indices = _load_array(build_dir / f"{prefix}.indices.npy")
     indptr = _load_array(build_dir / f"{prefix}.indptr.npy")
-    major = shape[1] if kind is sp.csc_matrix else shape[0]
-    minor = shape[0] if kind is sp.csc_matrix else shape[1]
+    major = shape[1] if layout == "csc" else shape[0]
+    minor = shape[0] if layout == "csc" else shape[1]
     valid = (
         indptr.shape == (major + 1,)
         and data.shape == indices.shape
@@ -576,10 +626,4 @@ def _load_matrix(build_dir: Path, prefix: str, kind: Any, shape: tuple[int, int]
     )
     if not valid:
         raise IndexCorrupt(f"{build_dir / prefix}.*.npy do not match the manifest. {REBUILD}")
-    # The (data, indices, indptr) constructor would re-check the contents and copy
-    # indptr to the smallest index type, reading every page of a memory-mapped file.
-    # An empty matrix of the right shape costs one zeroed indptr; its three arrays
-    # (public attributes) are then replaced by the mapped ones, already checked above.
-    matrix = kind(shape, dtype=data.dtype)
-    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
-    return matrix
+    return SparseArrays(layout, data, indices, indptr, shape)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
 from bot import analysis
 from bot.passages import Passage
+
+if TYPE_CHECKING:  # imported where matrices are made: loading an index needs no scipy
+    import scipy.sparse as sp
 
 
 class PassageCounts(NamedTuple):
@@ -59,6 +61,8 @@ def analyze_passages(passages: list[Passage]) -> PassageCounts:
     is made once per distinct pair. (scikit-learn's CountVectorizer did this per token
     in Python: 60% of a build.)
     """
+    import scipy.sparse as sp
+
     words: Counter[str] = Counter()
     token_lists = [analysis.tokens(p.indexed_text) for p in passages]
     flat = list(itertools.chain.from_iterable(token_lists))
@@ -170,6 +174,8 @@ def bm25_weights(counts: sp.csr_matrix, terms: list[str], k1: float, b: float) -
         k1: tf saturation; 0 makes tf binary, large values make it linear.
         b: length normalisation; 0 ignores passage length, 1 normalises fully.
     """
+    import scipy.sparse as sp
+
     idf = smoothed_idf(counts.shape[0], document_frequency(counts))
     norm = length_norm(passage_lengths(counts, terms), k1, b)
     data = saturated_tf_idf(counts, idf, norm, k1)
