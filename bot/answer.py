@@ -106,6 +106,19 @@ _ABSTAIN = "I could not find this in the sources."
 
 
 @dataclass(frozen=True)
+class Quote:
+    """Sentences quoted from one passage, and the hit they come from.
+
+    An answer may quote two passages (see `supporting_hits`); each front end shows
+    every quote followed by its own source, so no sentence is credited to the wrong
+    document.
+    """
+
+    sentences: tuple[str, ...]
+    hit: Hit
+
+
+@dataclass(frozen=True)
 class Answer:
     """The bot's reply to one question.
 
@@ -120,6 +133,8 @@ class Answer:
         highlight: Words of the question found in the reply, to emphasise.
         suggestions: Nearest topics (section headings) when abstaining.
         confidence: The top hit's normalised score (0 when there is none).
+        quotes: The quoted sentences grouped by the passage they come from, best
+            first; `sentences` is their concatenation.
     """
 
     question: str
@@ -132,6 +147,7 @@ class Answer:
     highlight: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = ()
     confidence: float = 0.0
+    quotes: tuple[Quote, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object (DESIGN.md's contract, plus a few extra fields)."""
@@ -179,6 +195,15 @@ def answers_the_kind(question: str, reply: str) -> bool:
 def source_line(hit: Hit) -> str:
     """Where a hit comes from, as "document › section"."""
     return f"{hit.passage.doc} › {hit.passage.section}" if hit.passage.section else hit.passage.doc
+
+
+def quoted_text(quotes: tuple[Quote, ...]) -> str:
+    """The plain-text reply for quotes: each quote's sentences, then its own source line.
+
+    Two quotes read as four lines: sentence, "— doc › section", sentence, "— doc ›
+    section", so no sentence is credited to the other passage's document.
+    """
+    return "\n".join(" ".join(q.sentences) + f"\n— {source_line(q.hit)}" for q in quotes)
 
 
 def best_sentences(text: str, stems: set[str], limit: int = 2) -> tuple[str, ...]:
@@ -274,26 +299,27 @@ def compose(question: str, search: Search | None, settings: Settings) -> Answer:
     if top.score < settings.min_score or search.coverage(matched) < settings.min_coverage:
         return _abstain(question, search, did_you_mean)
     stems = set(search.stems)
-    blocks = []
+    quotes: list[Quote] = []
     sentences: tuple[str, ...] = ()
     for hit in support:
         wanted = stems - {s for s in stems if _mentions(sentences, s)} if sentences else stems
         chosen = best_sentences(hit.passage.text, wanted, limit=2 if hit is top else 1)
         sentences += chosen
-        blocks.append(" ".join(chosen) + f"\n— {source_line(hit)}")
+        quotes.append(Quote(chosen, hit))
     if not answers_the_kind(question, " ".join(sentences)):
         return _abstain(question, search, did_you_mean)
     return Answer(
         question,
         "answer",
         True,
-        did_you_mean + "\n".join(blocks),
+        did_you_mean + quoted_text(tuple(quotes)),
         sentences,
         search.hits,
         search.corrections,
         highlight_words(sentences, stems),
         (),
         top.score,
+        tuple(quotes),
     )
 
 

@@ -250,7 +250,7 @@ def test_question_gets_best_sentence_bold_words_source_and_buttons(
     [reply] = ask(fake, "What is PESCO?")
     top = engine.ask("What is PESCO?").hits[0].passage
     assert "Permanent Structured Cooperation (PESCO)" in reply["text"]
-    assert reply["text"].endswith(f"\n\n— {top.doc} › {top.section}")
+    assert reply["text"].endswith(f"\n— {top.doc} › {top.section}")
     assert "<b>PESCO</b>" in html_of(fake, reply)
     assert any(e["type"] == "bold" for e in reply["entities"])
     assert set(buttons(reply)) == {"More", "Source", "👍", "👎"}
