@@ -13,6 +13,7 @@ question's information it covers. Both thresholds live in `Settings`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot import analysis
 from bot.config import Settings
 from bot.passages import split_sentences
 from bot.retriever import Hit, Search
+from bot.suggestions import shorten
 
 # Words of greetings, thanks and help requests. A message made only of these (and stop
 # words) is small talk; "hi, what is PESCO?" still has a topic and gets an answer.
@@ -74,13 +76,13 @@ _SMALL_TALK = {
         "can",
     },
 }
+# Small-talk replies name no command: each front end adds its own way to get help
+# (console ":help", Telegram "/help"). "{example}" is a question from the corpus.
 _REPLIES = {
-    "greeting": "Hello! Ask me a question about the documents I know, for example "
-    "\"What is PESCO?\". Type 'help' for tips.",
+    "greeting": "Hello! Ask me a question about the documents I know{example}.",
     "thanks": "You're welcome! Ask me anything else about the documents.",
-    "help": 'Ask a question in plain words, e.g. "What does the EU Cybersecurity Strategy '
-    'aim to build?". I answer with the best-matching sentence and its source, or tell '
-    "you when the documents do not cover it.",
+    "help": "Ask a question in plain words{example}. I answer with the best-matching "
+    "sentence and its source, or tell you when the documents do not cover it.",
 }
 # Questions that ask for a date or a quantity can only be answered by a sentence that
 # holds one: "When was the UN founded?" must not be answered with a sentence that merely
@@ -101,7 +103,7 @@ _NUMBERS = (
 _NUMBER = re.compile(r"\d|\b(" + "|".join(_NUMBERS.split()) + r")\b", re.I)
 # A runner-up passage joins the answer when it scores at least this share of the best.
 CLOSE = 0.8
-_EMPTY = 'Please type a question, for example: "What is PESCO?"'
+_EMPTY = "Please type a question{example}."
 _ABSTAIN = "I could not find this in the sources."
 
 
@@ -185,6 +187,29 @@ def small_talk(question: str) -> str | None:
     return None
 
 
+def small_talk_reply(kind: str, examples: Sequence[str] = ()) -> str:
+    """The reply to small talk ("greeting", "thanks", "help"; "empty" for no question).
+
+    Args:
+        kind: What the message was.
+        examples: Questions the loaded corpus can answer; the first is suggested.
+    """
+    example = f", for example “{examples[0]}”" if examples else ""
+    template = _EMPTY if kind == "empty" else _REPLIES[kind]
+    return template.format(example=example)
+
+
+def invites_tip(answer: Answer) -> bool:
+    """Whether a front end adds its own help tip: a greeting, a help request, no question.
+
+    Tips name commands, which differ by front end (console ":help", Telegram "/help"),
+    so the core's replies leave them out.
+    """
+    if answer.kind == "empty":
+        return True
+    return answer.kind == "smalltalk" and small_talk(answer.question) in ("greeting", "help", None)
+
+
 def answers_the_kind(question: str, reply: str) -> bool:
     """False when the question asks for a date or a number and the reply holds none."""
     if _ASKS_DATE.search(question) and not _DATE.search(reply):
@@ -250,7 +275,7 @@ def _abstain(question: str, search: Search, did_you_mean: str) -> Answer:
     suggestions = tuple(dict.fromkeys(h.passage.section for h in hits if h.passage.section))[:3]
     text = did_you_mean + _ABSTAIN
     if search.unknown and not hits:
-        text += f" None of the documents mention “{search.unknown[0]}”."
+        text += f" None of the documents mention “{shorten(search.unknown[0])}”."
     if suggestions:
         text += " Nearest topics: " + "; ".join(suggestions) + "."
     confidence = hits[0].score if hits else 0.0
@@ -273,7 +298,9 @@ def supporting_hits(search: Search) -> list[Hit]:
     return support
 
 
-def compose(question: str, search: Search | None, settings: Settings) -> Answer:
+def compose(
+    question: str, search: Search | None, settings: Settings, examples: Sequence[str] = ()
+) -> Answer:
     """Turns a search into the reply, deciding whether to answer or abstain.
 
     Args:
@@ -281,12 +308,13 @@ def compose(question: str, search: Search | None, settings: Settings) -> Answer:
         search: The search result, or None when the question was not searched
             (empty or small talk).
         settings: Thresholds `min_score` and `min_coverage`.
+        examples: Questions the corpus can answer, suggested by small-talk replies.
     """
     if not analysis.words(question):
-        return Answer(question, "empty", False, _EMPTY)
+        return Answer(question, "empty", False, small_talk_reply("empty", examples))
     talk = small_talk(question)
     if talk is not None or search is None:
-        return Answer(question, "smalltalk", False, _REPLIES[talk or "help"])
+        return Answer(question, "smalltalk", False, small_talk_reply(talk or "help", examples))
     did_you_mean = ""
     if search.corrections:
         fixed = ", ".join(f"“{b}”" for _, b in search.corrections)

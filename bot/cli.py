@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.engine import Engine
 
+# After a greeting or an empty question (`ask` only: `ask -` prints answers only).
+ASK_TIP = '\nUsage: python -m bot ask "your question" (python -m bot ask --help for more)'
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # argparse itself exits 2 on usage errors
 
 
@@ -192,6 +194,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answers the question, or every line of stdin with `-`."""
+    from bot.answer import invites_tip
+
     engine = _open(settings)
     batch = args.question == ["-"]
     if batch:
@@ -214,8 +218,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         answer = engine.ask(question, args.k)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        elif batch:
+            print(answer.text.replace("\n", " "), flush=True)
         else:
-            print(answer.text.replace("\n", " ") if batch else answer.text, flush=True)
+            print(answer.text + (ASK_TIP if invites_tip(answer) else ""), flush=True)
     return EXIT_OK
 
 

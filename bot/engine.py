@@ -18,9 +18,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from bot import index as index_mod
-from bot import scoring
+from bot import scoring, suggestions
 from bot.answer import Answer, compose, small_talk
 from bot.config import Settings
 from bot.passages import Passage
@@ -39,6 +40,7 @@ class IndexInfo:
     build_id: str
     documents: tuple[str, ...]
     sections: tuple[str, ...]
+    titles: tuple[str, ...] = ()  # per document: its title, else its file name
 
 
 def ensure_index(settings: Settings, say: Callable[[str], None] | None = None) -> None:
@@ -148,10 +150,11 @@ class Engine:
         retriever = self._retriever  # one index for the whole question
         k = max(1, k or self.settings.top_k)
         question = question[:2000]  # a question longer than a page is pasted text
+        examples = _examples(retriever.index)
         if small_talk(question) is not None:
-            return compose(question, None, self.settings)
+            return compose(question, None, self.settings, examples)
         search = retriever.search(question, k)
-        return compose(question, search, self.settings)
+        return compose(question, search, self.settings, examples)
 
     @property
     def info(self) -> IndexInfo:
@@ -191,4 +194,19 @@ def _info(index: index_mod.Index) -> IndexInfo:
         index.build_id,
         tuple(f["path"] for f in index.manifest["files"]),
         tuple(sections),
+        tuple(_title(index, f) for f in index.manifest["files"]),
     )
+
+
+@lru_cache(maxsize=4)
+def _examples(index: index_mod.Index) -> tuple[str, ...]:
+    """Questions small-talk replies suggest: the same ones /start offers."""
+    return tuple(suggestions.example_questions(_info(index)))
+
+
+def _title(index: index_mod.Index, entry: dict[str, Any]) -> str:
+    """A corpus file's title, from its first passage (see `suggestions.title_of`)."""
+    start, end = entry.get("passages", (0, 0))
+    if start >= end or entry["path"].endswith(".jsonl"):  # a .jsonl file holds many titles
+        return str(entry["path"])
+    return suggestions.title_of(entry["path"], index.passages[start].section)

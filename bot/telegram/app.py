@@ -243,6 +243,7 @@ def build_application(
             CommandHandler("ask", handlers.on_ask),
             CommandHandler("sources", handlers.on_sources),
             CommandHandler("about", handlers.on_about),
+            CommandHandler("whoami", handlers.on_whoami),
             CommandHandler("stats", admin.on_stats),
             CommandHandler("reload", admin.on_reload),
             MessageHandler(filters.COMMAND, handlers.on_unknown_command),

@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.answer import Answer, Quote, source_line
+from bot.answer import Answer, Quote, invites_tip, source_line
 from bot.passages import Passage
 from bot.telegram import texts
 
@@ -159,7 +159,8 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
     """
     spans: list[Span] = [("❓ " + answer.question + "\n\n", "i")] if echo else []
     if answer.kind != "answer" or not answer.hits:
-        return to_parts(spans + [(answer.text, "")], limit)
+        tip = [("\n\n" + texts.TIP, "")] if invites_tip(answer) else []
+        return to_parts(spans + [(answer.text, "")] + tip, limit)
     if answer.corrections:
         fixed = ", ".join(f"“{corrected}”" for _, corrected in answer.corrections)
         spans += [(texts.DID_YOU_MEAN.format(fixed=fixed), "i"), ("\n", "")]
