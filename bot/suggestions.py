@@ -88,7 +88,8 @@ def _in_a_sentence(subject: str) -> str:
     ("Holidays and Leave"), acronyms ("EU ...") and names keep their capitals.
     """
     first, _, rest = subject.partition(" ")
-    capitals_later = any(w[:1].isupper() for w in rest.split())
+    # Title Case has capitalised words later on; acronyms (EU) do not count as such.
+    capitals_later = any(w[:1].isupper() and not w.isupper() for w in rest.split())
     if first[1:2].isupper() or capitals_later or not first[:1].isupper():
         return subject
     return first.lower() + (" " + rest if rest else "")

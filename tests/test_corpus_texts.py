@@ -66,6 +66,9 @@ def test_greeting_help_and_empty_replies_suggest_from_the_corpus(
 
 def test_the_shipped_corpus_suggests_its_own_question(shipped_engine: Engine) -> None:
     assert "“Tell me about EU cybersecurity strategy”" in shipped_engine.ask("hi").text
+    assert texts.example_questions(shipped_engine.info)[2] == (
+        "Tell me about cybersecurity: EU external action"  # sentence case: acronyms kept
+    )
 
 
 def test_each_front_end_names_its_own_help_command(hr_corpus: Path, hr_engine: Engine) -> None:
