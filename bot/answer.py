@@ -205,9 +205,10 @@ def invites_tip(answer: Answer) -> bool:
     Tips name commands, which differ by front end (console ":help", Telegram "/help"),
     so the core's replies leave them out.
     """
-    if answer.kind == "empty":
-        return True
-    return answer.kind == "smalltalk" and small_talk(answer.question) in ("greeting", "help", None)
+    # Read from the reply, not the question, so it holds however small talk is detected.
+    return answer.kind == "empty" or (
+        answer.kind == "smalltalk" and answer.text != small_talk_reply("thanks")
+    )
 
 
 def answers_the_kind(question: str, reply: str) -> bool:

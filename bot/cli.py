@@ -31,34 +31,31 @@ EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # argparse itself exits 2 on 
 
 # The settings each subcommand reads (names of `Settings` fields); its --help lists
 # their environment variables and defaults, taken from bot.config, never retyped here.
-_USES = {
-    "build": ("corpus_dir", "index_dir", "k1", "b"),
-    "ask": ("corpus_dir", "index_dir", "top_k", "min_score", "min_coverage", "k1", "b"),
-    "console": ("corpus_dir", "index_dir", "top_k", "min_score", "min_coverage", "k1", "b"),
-    "eval": ("corpus_dir", "index_dir", "min_score", "min_coverage", "k1", "b"),
-    "telegram": (
-        "corpus_dir",
-        "index_dir",
-        "top_k",
-        "min_score",
-        "min_coverage",
-        "k1",
-        "b",
-        "telegram_token",
-        "telegram_api_url",
-        "admin_ids",
-        "rate_limit_per_minute",
-        "telegram_send_rate",
-        "telegram_webhook_secret",
-        "max_upload_bytes",
-    ),
-}
+# A new setting is listed by every command but `build` unless it is named below.
+_BUILD_READS = ("corpus_dir", "index_dir", "k1", "b")
+_TELEGRAM_ONLY = (
+    "telegram_token",
+    "telegram_api_url",
+    "admin_ids",
+    "rate_limit_per_minute",
+    "telegram_send_rate",
+    "telegram_webhook_secret",
+    "max_upload_bytes",
+)
 # Defaults that are not a value: what happens when the variable is unset.
 _UNSET = {
     "telegram_token": "required",
-    "admin_ids": "none",
     "telegram_webhook_secret": "random",
+    "min_confidence": "the model's",
 }
+
+
+def _reads(command: str, name: str) -> bool:
+    if command == "build":
+        return name in _BUILD_READS
+    if command == "eval" and name == "top_k":  # eval has its own -k
+        return False
+    return command == "telegram" or name not in _TELEGRAM_ONLY
 
 
 def environment_defaults(command: str) -> list[tuple[str, str]]:
@@ -68,11 +65,15 @@ def environment_defaults(command: str) -> list[tuple[str, str]]:
     defaults = Settings()
     shown = []
     for name, variable, _ in _ENV:
-        if name not in _USES[command]:
+        if not _reads(command, name):
             continue
         value = getattr(defaults, name)
         if name in _UNSET:
             text = _UNSET[name]
+        elif value is None:
+            text = "unset"
+        elif isinstance(value, frozenset) and not value:
+            text = "none"
         elif isinstance(value, float) and value.is_integer():
             text = str(int(value))
         else:

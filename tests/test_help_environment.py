@@ -35,7 +35,7 @@ def help_environment(command: str, capsys: pytest.CaptureFixture[str]) -> dict[s
     assert done.value.code == 0
     text = capsys.readouterr().out
     listing = text.split("environment variables and their defaults", 1)[1]
-    return dict(re.findall(r"^  ((?:BOT|TELEGRAM)_[A-Z0-9_]+)\s+(\S+)$", listing, re.M))
+    return dict(re.findall(r"^  ((?:BOT|TELEGRAM)_[A-Z0-9_]+)\s{2,}(.+)$", listing, re.M))
 
 
 def test_help_and_readme_agree_on_every_variable_and_default(
