@@ -126,3 +126,33 @@ def test_telegram_splits_a_long_two_source_answer_within_the_limit(hr_engine: En
     plains = [parse_html(part)[0] for part in parts]
     assert all(len(plain) <= 80 for plain in plains)
     assert _in_order("\n".join(plains), HOME, HOME_SOURCE[2:], HOLIDAY, HOLIDAY_SOURCE[2:])
+
+
+def test_telegram_bot_sends_each_sentence_with_its_own_source(
+    hr_engine: Engine, tmp_path: Path
+) -> None:
+    """Over HTTP: the real Application, polling the fake Bot API."""
+    from tests.fake_telegram import FakeTelegram
+    from tests.test_telegram import BotThread
+
+    with FakeTelegram() as fake:
+        settings = Settings.from_env(
+            {},
+            corpus_dir=tmp_path / "corpus",
+            index_dir=tmp_path / "index",
+            telegram_token=fake.token,
+            telegram_api_url=fake.api_url,
+        )
+        runner = BotThread(tb.build_application(settings, hr_engine)).start()
+        try:
+            fake.push_text(1001, QUESTION)
+            [reply] = fake.wait_for_messages(1001, 1, 10.0)
+        finally:
+            runner.stop()
+    assert reply["text"] == f"{HOME}\n{HOME_SOURCE}\n\n{HOLIDAY}\n{HOLIDAY_SOURCE}"
+    italic = [
+        reply["text"][e["offset"] : e["offset"] + e["length"]]
+        for e in reply["entities"]
+        if e["type"] == "italic"
+    ]
+    assert italic == [HOME_SOURCE[2:], HOLIDAY_SOURCE[2:]]
