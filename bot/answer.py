@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -27,14 +27,15 @@ from bot.model import AnswerModel
 from bot.passages import split_sentences
 from bot.question import Question
 from bot.retriever import Hit, Retriever, Search
+from bot.suggestions import shorten
 
+# Small-talk replies name no command: each front end adds its own way to get help
+# (console ":help", Telegram "/help"). "{example}" is a question from the corpus.
 _REPLIES = {
-    "greeting": "Hello! Ask me a question about the documents I know, for example "
-    "\"What is PESCO?\". Type 'help' for tips.",
+    "greeting": "Hello! Ask me a question about the documents I know{example}.",
     "thanks": "You're welcome! Ask me anything else about the documents.",
-    "help": 'Ask a question in plain words, e.g. "What does the EU Cybersecurity Strategy '
-    'aim to build?". I answer with the best-matching sentence and its source, or tell '
-    "you when the documents do not cover it.",
+    "help": "Ask a question in plain words{example}. I answer with the best-matching "
+    "sentence and its source, or tell you when the documents do not cover it.",
 }
 # What each kind of question needs the reply to hold: "When was the UN founded?" is not
 # answered by a sentence that merely names the UN, "When does the office open?" is
@@ -106,8 +107,21 @@ LEAD = 1.5
 KIND = 2.0
 # List items quoted after a lead-in that ends in a colon ("... misused for:").
 LIST_ITEMS = 3
-_EMPTY = 'Please type a question, for example: "What is PESCO?"'
+_EMPTY = "Please type a question{example}."
 _ABSTAIN = "I could not find this in the sources."
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Sentences quoted from one passage, and the hit they come from.
+
+    An answer may quote two passages (see `supporting_hits`); each front end shows
+    every quote followed by its own source, so no sentence is credited to the wrong
+    document.
+    """
+
+    sentences: tuple[str, ...]
+    hit: Hit
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,8 @@ class Answer:
         suggestions: Nearest topics (section headings) when abstaining.
         confidence: The calibrated probability that the reply is right (`bot.model`):
             for an abstention, that the best candidate reply would have been.
+        quotes: The quoted sentences grouped by the passage they come from, best
+            first; `sentences` is their concatenation.
     """
 
     question: str
@@ -138,6 +154,7 @@ class Answer:
     highlight: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = ()
     confidence: float = 0.0
+    quotes: tuple[Quote, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object (the README's contract, plus a few extra fields)."""
@@ -183,6 +200,39 @@ def is_fragment(sentences: tuple[str, ...]) -> bool:
 def source_line(hit: Hit) -> str:
     """Where a hit comes from, as "document › section"."""
     return hit.passage.source
+
+
+def quoted_text(quotes: tuple[Quote, ...]) -> str:
+    """The plain-text reply for quotes: each quote's sentences, then its own source line.
+
+    Two quotes read as four lines: sentence, "— doc › section", sentence, "— doc ›
+    section", so no sentence is credited to the other passage's document.
+    """
+    return "\n".join(" ".join(q.sentences) + f"\n— {source_line(q.hit)}" for q in quotes)
+
+
+def small_talk_reply(kind: str, examples: Sequence[str] = ()) -> str:
+    """The reply to small talk ("greeting", "thanks", "help"; "empty" for no question).
+
+    Args:
+        kind: What the message was.
+        examples: Questions the loaded corpus can answer; the first is suggested.
+    """
+    example = f", for example “{examples[0]}”" if examples else ""
+    template = _EMPTY if kind == "empty" else _REPLIES[kind]
+    return template.format(example=example)
+
+
+def invites_tip(answer: Answer) -> bool:
+    """Whether a front end adds its own help tip: a greeting, a help request, no question.
+
+    Tips name commands, which differ by front end (console ":help", Telegram "/help"),
+    so the core's replies leave them out.
+    """
+    # Read from the reply, not the question, so it holds however small talk is detected.
+    return answer.kind == "empty" or (
+        answer.kind == "smalltalk" and answer.text != small_talk_reply("thanks")
+    )
 
 
 def _units(text: str) -> list[str]:
@@ -302,15 +352,20 @@ class Draft:
 
     Attributes:
         sentences: The sentences quoted (for an acronym, the long form first).
-        blocks: The reply's text: quoted sentences, each passage's source line.
+        quotes: The same sentences grouped by passage, each with its source.
         hits: The ranked passages, the quoted one first.
         features: Named features of the decision (`FEATURES`), each in a fixed range.
     """
 
     sentences: tuple[str, ...]
-    blocks: str
+    quotes: tuple[Quote, ...]
     hits: tuple[Hit, ...]
     features: dict[str, float]
+
+    @property
+    def text(self) -> str:
+        """The reply's text: each quote's sentences, then its source line."""
+        return quoted_text(self.quotes)
 
 
 def draft(retriever: Retriever, question: Question, search: Search) -> Draft | None:
@@ -328,14 +383,14 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
     support = supporting_hits(search)
     stems = set(search.stems)
     needed = _NEEDS.get(question.kind)
-    blocks = []
+    quotes: list[Quote] = []
     sentences: tuple[str, ...] = ()
     for hit in support:
         wanted = stems - {s for s in stems if _mentions(sentences, s)} if sentences else stems
         limit = 2 if hit is support[0] else 1
         chosen = best_sentences(hit.passage.text, wanted, limit, needed, search.info)
         sentences += chosen
-        blocks.append(" ".join(chosen) + f"\n— {source_line(hit)}")
+        quotes.append(Quote(chosen, hit))
     found = frozenset().union(*(h.matched for h in support))
     quoted = frozenset().union(*(_stems_of(s) for s in sentences))
     values = features(
@@ -345,7 +400,7 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
         # It asks what the letters stand for and the text never spells them out: a
         # sentence that merely uses the acronym does not answer that.
         values["kind_unmet"] = 1.0
-    return Draft(sentences, "\n".join(blocks), search.hits, values)
+    return Draft(sentences, tuple(quotes), search.hits, values)
 
 
 def _definition(retriever: Retriever, acronym: str) -> tuple[str, Hit] | None:
@@ -384,7 +439,7 @@ def _acronym_draft(question: Question, search: Search, long_form: str, hit: Hit)
         terms=math.log1p(len(info)),
         quoted_words=math.log1p(len(info)),
     )
-    return Draft(sentences, f"{lead}\n{quoted}\n— {source_line(hit)}", hits, values)
+    return Draft(sentences, (Quote(sentences, hit),), hits, values)
 
 
 # The decision's features, in the order the model stores them. Each keeps its meaning
@@ -455,6 +510,7 @@ def compose(
     reply: Draft | None,
     model: AnswerModel,
     min_confidence: float,
+    examples: Sequence[str] = (),
 ) -> Answer:
     """Turns a search and its draft reply into the answer, or an honest abstention.
 
@@ -466,11 +522,13 @@ def compose(
         model: The answer/abstain model.
         min_confidence: Answer when the model's probability that the reply is right
             reaches this.
+        examples: Questions the corpus can answer, suggested by small-talk replies.
     """
     if question.empty:
-        return Answer(question.text, "empty", False, _EMPTY)
+        return Answer(question.text, "empty", False, small_talk_reply("empty", examples))
     if question.small_talk is not None or search is None:
-        return Answer(question.text, "smalltalk", False, _REPLIES[question.small_talk or "help"])
+        kind = question.small_talk or "help"
+        return Answer(question.text, "smalltalk", False, small_talk_reply(kind, examples))
     did_you_mean = ""
     if search.corrections:
         fixed = ", ".join(f"“{b}”" for _, b in search.corrections)
@@ -487,13 +545,14 @@ def compose(
         question.text,
         "answer",
         True,
-        did_you_mean + reply.blocks,
+        did_you_mean + reply.text,
         reply.sentences,
         reply.hits,
         search.corrections,
         highlight_words(reply.sentences, set(search.stems)),
         (),
         confidence,
+        reply.quotes,
     )
 
 
@@ -503,7 +562,7 @@ def _abstain(question: Question, search: Search, did_you_mean: str, confidence: 
     suggestions = tuple(dict.fromkeys(h.passage.section for h in hits if h.passage.section))[:3]
     text = did_you_mean + _ABSTAIN
     if search.unknown and not hits:
-        text += f" None of the documents mention “{search.unknown[0]}”."
+        text += f" None of the documents mention “{shorten(search.unknown[0])}”."
     if suggestions:
         text += " Nearest topics: " + "; ".join(suggestions) + "."
     return Answer(

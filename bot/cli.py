@@ -24,7 +24,72 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.engine import Engine
 
+# After a greeting or an empty question (`ask` only: `ask -` prints answers only).
+ASK_TIP = '\nUsage: python -m bot ask "your question" (python -m bot ask --help for more)'
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # argparse itself exits 2 on usage errors
+
+
+# The settings each subcommand reads (names of `Settings` fields); its --help lists
+# their environment variables and defaults, taken from bot.config, never retyped here.
+# A new setting is listed by every command but `build` unless it is named below.
+_BUILD_READS = ("corpus_dir", "index_dir", "k1", "b")
+_TELEGRAM_ONLY = (
+    "telegram_token",
+    "telegram_api_url",
+    "admin_ids",
+    "rate_limit_per_minute",
+    "telegram_send_rate",
+    "telegram_webhook_secret",
+    "max_upload_bytes",
+)
+# Defaults that are not a value: what happens when the variable is unset.
+_UNSET = {
+    "telegram_token": "required",
+    "telegram_webhook_secret": "random",
+    "min_confidence": "the model's",
+}
+
+
+def _reads(command: str, name: str) -> bool:
+    if command == "build":
+        return name in _BUILD_READS
+    if command == "eval" and name == "top_k":  # eval has its own -k
+        return False
+    return command == "telegram" or name not in _TELEGRAM_ONLY
+
+
+def environment_defaults(command: str) -> list[tuple[str, str]]:
+    """(variable, default as text) for each setting `command` reads, from bot.config."""
+    from bot.config import _ENV, Settings  # light: no numpy
+
+    defaults = Settings()
+    shown = []
+    for name, variable, _ in _ENV:
+        if not _reads(command, name):
+            continue
+        value = getattr(defaults, name)
+        if name in _UNSET:
+            text = _UNSET[name]
+        elif value is None:
+            text = "unset"
+        elif isinstance(value, frozenset) and not value:
+            text = "none"
+        elif isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        else:
+            text = str(value)
+        shown.append((variable, text))
+    return shown
+
+
+def _epilog(command: str) -> str:
+    rows = environment_defaults(command)
+    width = max(len(variable) for variable, _ in rows)
+    lines = [f"  {variable:<{width}}  {default}" for variable, default in rows]
+    return (
+        "environment variables and their defaults (options win over variables; the\n"
+        "README's Configuration section says what each one means):\n" + "\n".join(lines)
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,24 +114,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", parents=[common], help="build or refresh the index")
+    def _help_of(command: str) -> dict[str, Any]:
+        return {
+            "epilog": _epilog(command),
+            "formatter_class": argparse.RawDescriptionHelpFormatter,
+        }
+
+    p = sub.add_parser(
+        "build", parents=[common], help="build or refresh the index", **_help_of("build")
+    )
     p.add_argument("--full", action="store_true", help="rebuild from scratch")
     p.add_argument("--watch", action="store_true", help="rebuild on every change until Ctrl-C")
 
-    p = sub.add_parser("ask", parents=[common], help="answer one question (or - for stdin)")
+    p = sub.add_parser(
+        "ask", parents=[common], help="answer one question (or - for stdin)", **_help_of("ask")
+    )
     p.add_argument("question", nargs="+", help="the question, or - to read one per line")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
     p.add_argument("-k", type=int, default=None, metavar="N", help="number of sources")
 
-    sub.add_parser("console", parents=[common], help="interactive questions in the terminal")
+    sub.add_parser(
+        "console",
+        parents=[common],
+        help="interactive questions in the terminal",
+        **_help_of("console"),
+    )
 
-    p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot")
+    p = sub.add_parser(
+        "telegram", parents=[common], help="run the Telegram bot", **_help_of("telegram")
+    )
     p.add_argument("--webhook-url", help="public HTTPS URL for webhook mode (default: polling)")
-    p.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
-    p.add_argument("--port", type=int, default=8443, help="webhook listen port")
+    p.add_argument(
+        "--listen", default="127.0.0.1", help="webhook listen address (default %(default)s)"
+    )
+    p.add_argument(
+        "--port", type=int, default=8443, help="webhook listen port (default %(default)s)"
+    )
     p.add_argument("--secret-token", help="webhook secret (or $TELEGRAM_WEBHOOK_SECRET)")
 
-    p = sub.add_parser("eval", parents=[common], help="score a question file (JSON Lines)")
+    p = sub.add_parser(
+        "eval", parents=[common], help="score a question file (JSON Lines)", **_help_of("eval")
+    )
     p.add_argument("file", type=Path, help='questions: {"question", "expected": [...]}')
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.add_argument("-k", type=int, default=3, metavar="N", help="sources per question")
@@ -222,6 +310,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answers the question, or every line of stdin with `-`."""
+    from bot.answer import invites_tip
+
     engine = _open(settings)
     batch = args.question == ["-"]
     if batch:
@@ -244,8 +334,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         answer = engine.ask(question, args.k)
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        elif batch:
+            print(answer.text.replace("\n", " "), flush=True)
         else:
-            print(answer.text.replace("\n", " ") if batch else answer.text, flush=True)
+            print(answer.text + (ASK_TIP if invites_tip(answer) else ""), flush=True)
     return EXIT_OK
 
 

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from bot.answer import Answer, source_line
+from bot.answer import Answer, invites_tip, source_line
 from bot.engine import Engine
+from bot.suggestions import example_questions
 
 HELP = """Type a question and press Enter. Commands:
   :more      show the next results for the last question
@@ -29,6 +30,7 @@ HELP = """Type a question and press Enter. Commands:
   :help      this help
   :quit      leave (Ctrl-D works too)"""
 
+TIP = "Type :help for the commands."  # after a greeting, a help request or an empty line
 PAGE = 2  # further results shown per :more
 HISTORY_LINES = 1000  # questions kept in the history file
 
@@ -182,7 +184,8 @@ class Console:
         if command in (":quit", ":q", ":exit"):
             return None
         if command == ":help":
-            return HELP
+            examples = example_questions(self.engine.info, 2)
+            return HELP + "".join(f"\nFor example: {q}" for q in examples[:1])
         if command == ":sources":
             return "\n".join(self.engine.info.documents)
         if command == ":more":
@@ -195,6 +198,8 @@ class Console:
         self._last, self._shown = answer, (1 if answer.answered else 0)
         if answer.answered and len(answer.hits) > 1 and self.interactive:
             return answer.text + "\n(:more for other results)"
+        if invites_tip(answer) and self.interactive:
+            return answer.text + " " + TIP
         return answer.text
 
     def _more(self) -> str:

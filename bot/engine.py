@@ -16,16 +16,17 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from bot import index as index_mod
 from bot import model as model_mod
-from bot import scoring
+from bot import scoring, suggestions
 from bot.answer import Answer, compose, draft
 from bot.config import Settings
 from bot.passages import Passage
-from bot.question import parse
+from bot.question import Question, parse
 from bot.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class IndexInfo:
     build_id: str
     documents: tuple[str, ...]
     sections: tuple[str, ...]
+    titles: tuple[str, ...] = ()  # per document: its title, else its file name
+    examples: tuple[str, ...] = ()  # questions the engine has asked itself and answered
 
 
 def ensure_index(settings: Settings, say: Callable[[str], None] | None = None) -> None:
@@ -67,6 +70,7 @@ class Engine:
         self._retriever = retriever
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
+        self._examples: tuple[str, tuple[str, ...]] | None = None  # (build id, questions)
 
     @classmethod
     def open(cls, settings: Settings, say: Callable[[str], None] | None = None) -> Engine:
@@ -150,18 +154,47 @@ class Engine:
         retriever = self._retriever  # one index for the whole question
         k = max(1, k or self.settings.top_k)
         parsed = parse(question[:2000])  # a question longer than a page is pasted text
+        if parsed.empty or parsed.small_talk is not None:
+            examples = self.examples(retriever)
+            return compose(parsed, None, None, *self._model(), examples)
+        return self._answer(retriever, parsed, k)
+
+    def _model(self) -> tuple[model_mod.AnswerModel, float]:
+        """The answer model and the confidence an answer needs."""
         model = model_mod.for_index(self.settings.answer_model, self.settings.index_dir)
         threshold = self.settings.min_confidence
-        threshold = model.threshold if threshold is None else threshold
-        if parsed.empty or parsed.small_talk is not None:
-            return compose(parsed, None, None, model, threshold)
-        search = retriever.search(parsed, k)
-        return compose(parsed, search, draft(retriever, parsed, search), model, threshold)
+        return model, model.threshold if threshold is None else threshold
+
+    def _answer(self, retriever: Retriever, question: Question, k: int) -> Answer:
+        search = retriever.search(question, k)
+        return compose(question, search, draft(retriever, question, search), *self._model())
+
+    def examples(self, retriever: Retriever | None = None, count: int = 3) -> tuple[str, ...]:
+        """Questions made from the headings that this engine answers, for suggestions.
+
+        Each candidate is asked once per index (a few milliseconds each) and kept only
+        if it is answered, so a greeting never suggests a question the bot declines.
+        """
+        retriever = retriever or self._retriever
+        build = retriever.index.build_id
+        if self._examples is None or self._examples[0] != build:
+            kept: list[str] = []
+            for phrasings in suggestions.candidate_questions(_info(retriever.index))[:15]:
+                k = self.settings.top_k
+                answered = (t for t in phrasings if self._answer(retriever, parse(t), k).answered)
+                first = next(answered, None)
+                if first is not None:
+                    kept.append(first)
+                if len(kept) == count:
+                    break
+            self._examples = (build, tuple(kept))
+        return self._examples[1]
 
     @property
     def info(self) -> IndexInfo:
         """Facts about the index in use."""
-        return _info(self._retriever.index)
+        retriever = self._retriever
+        return replace(_info(retriever.index), examples=self.examples(retriever))
 
     def passage(self, passage_id: str) -> Passage | None:
         """The passage with this id in the current index, if it still exists."""
@@ -196,4 +229,13 @@ def _info(index: index_mod.Index) -> IndexInfo:
         index.build_id,
         tuple(f["path"] for f in index.manifest["files"]),
         tuple(sections),
+        tuple(_title(index, f) for f in index.manifest["files"]),
     )
+
+
+def _title(index: index_mod.Index, entry: dict[str, Any]) -> str:
+    """A corpus file's title, from its first passage (see `suggestions.title_of`)."""
+    start, end = entry.get("passages", (0, 0))
+    if start >= end or entry["path"].endswith(".jsonl"):  # a .jsonl file holds many titles
+        return str(entry["path"])
+    return suggestions.title_of(entry["path"], index.passages[start].section)

@@ -72,7 +72,7 @@ def _example(
     if reply is None:
         values = tuple(0.0 for _ in FEATURES)
         return Example(group, text, bool(expected), False, values)
-    folded = fold(reply.blocks)
+    folded = fold(reply.text)
     right = any(fold(e) and fold(e) in folded for e in expected)
     return Example(group, text, bool(expected), right, tuple(reply.features[f] for f in FEATURES))
 

@@ -38,7 +38,7 @@ def test_format_answer_escapes_and_bolds() -> None:
     [part] = tb.format_answer(answer)
     assert part == (
         "<i>Did you mean “pesco”?</i>\nUse &lt;script&gt; &amp; <b>PESCO</b>'s teams, "
-        "<b>pesco</b>!\n\n— <i>doc &lt;1&gt;.txt › SECTION &lt;A&amp;B&gt;</i>"
+        "<b>pesco</b>!\n— <i>doc &lt;1&gt;.txt › SECTION &lt;A&amp;B&gt;</i>"
     )
     plain, _ = parse_html(part)
     assert plain.startswith("Did you mean “pesco”?\nUse <script> & PESCO's teams")

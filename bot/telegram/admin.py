@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Callable
 
 from telegram import Chat, Document, Message, Update, User
 from telegram.constants import ChatType
@@ -61,7 +62,11 @@ async def on_reload(update: Update, context: Context) -> None:
     await send_parts(message.chat, to_parts(spans), None, message)
 
 
-async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
+async def rebuild(
+    state: BotState,
+    after_running: bool = False,
+    describe: Callable[[index_mod.BuildReport], list[Span]] = texts.describe_build,
+) -> list[Span]:
     """Rebuilds the index in a worker thread (`Engine.rebuild`, which swaps it in); the reply.
 
     Args:
@@ -69,6 +74,7 @@ async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
         after_running: Wait for a rebuild this bot is already running, then build
             again (uploads, whose file must be indexed), instead of saying another
             build is in progress (/reload).
+        describe: Turns the build report into the reply (an upload's is one line).
 
     A build another process holds the lock for, and any index error, become a reply;
     so does any other failure (logged with its traceback): the previous index stays.
@@ -85,7 +91,7 @@ async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
         except Exception as exc:
             log.exception("rebuild failed")
             return [(texts.REBUILD_FAILED.format(kind=type(exc).__name__, problem=exc), "")]
-    spans = texts.describe_build(report)
+    spans = describe(report)
     if report.build and state.engine.info.build_id != report.build:
         spans.append((texts.NOT_LOADED, "b"))
     return spans
@@ -201,8 +207,10 @@ async def _save(
         await send_text(chat, texts.ALREADY_THERE.format(name=name), reply_to)
         return
     verb = "Replaced" if outcome == "replaced" else "Added"
-    spans = await with_typing(chat, rebuild(state, after_running=True), state.typing_delay)
-    saved: list[Span] = [
-        (texts.SAVED.format(verb=verb, name=name, size=uploads.human_size(len(data))), "")
-    ]
-    await send_parts(chat, to_parts(saved + spans), None, reply_to)
+    size = uploads.human_size(len(data))
+
+    def describe(report: index_mod.BuildReport) -> list[Span]:
+        return [(texts.describe_upload(verb, name, size, report), "")]
+
+    spans = await with_typing(chat, rebuild(state, True, describe), state.typing_delay)
+    await send_parts(chat, to_parts(spans), None, reply_to)

@@ -13,18 +13,21 @@ request URLs at INFO, is kept at WARNING.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from telegram import LinkPreviewOptions
-from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
+from telegram import Bot, LinkPreviewOptions
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -52,6 +55,7 @@ from bot.telegram.state import CONTEXT_TYPES, TYPING_DELAY, BotState, UserRateLi
 __all__ = [
     "ALLOWED_UPDATES",
     "RetryingRateLimiter",
+    "StartupError",
     "build_application",
     "quiet_http_logs",
     "run",
@@ -282,6 +286,7 @@ def build_application(
             CommandHandler("ask", handlers.on_ask),
             CommandHandler("sources", handlers.on_sources),
             CommandHandler("about", handlers.on_about),
+            CommandHandler("whoami", handlers.on_whoami),
             CommandHandler("stats", admin.on_stats),
             CommandHandler("reload", admin.on_reload),
             MessageHandler(filters.COMMAND, handlers.on_unknown_command),
@@ -322,8 +327,14 @@ def run(
         send_rate: Messages a second across chats; None for the setting
             `telegram_send_rate` if there is one, else Telegram's 30.
 
+    Start-up either prints one line, "Bot @name is running (polling); Ctrl-C to
+    stop", on stderr, or fails with one `StartupError` saying what to check: a token the
+    API refuses, an API that cannot be reached, a webhook port in use.
+
     Raises:
-        ConfigError: The token is missing, malformed, or refused by the Bot API.
+        ConfigError: The token is missing or malformed (before any network call).
+        StartupError: The Bot API refused the token or could not be reached, or the
+            webhook server cannot listen.
     """
     token = validate_token(settings.telegram_token)
     quiet_http_logs(token)
@@ -338,11 +349,26 @@ def run(
         # Until the Application installs its own handlers, SIGTERM (e.g. during an index
         # build) must still end the process cleanly.
         signal.signal(signal.SIGTERM, _exit_cleanly)
+    # Everything that can be checked is checked before the index is loaded or built
+    # (minutes on a large corpus): the webhook port, then the token with the Bot API.
+    if webhook_url:
+        _check_port_free(listen, port)
+    username = _check_token(settings.telegram_api_url, token)
     engine = Engine.open(settings, say=lambda line: print(line, file=sys.stderr))
     engine.warm_up()  # a large index's first question must not wait for the compiler
     if send_rate is None:
         send_rate = settings.telegram_send_rate
     application = build_application(settings, engine, send_rate=send_rate)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # run_polling runs in it, finding the bot initialised
+    try:
+        _connect(application.bot, settings.telegram_api_url, token, loop)
+    except StartupError:
+        loop.close()
+        asyncio.set_event_loop(None)
+        raise
+    mode = f"webhook at {webhook_url}, listening on {listen}:{port}" if webhook_url else "polling"
+    print(f"Bot @{username} is running ({mode}); Ctrl-C to stop", file=sys.stderr, flush=True)
     try:
         if webhook_url:
             application.run_webhook(
@@ -355,18 +381,120 @@ def run(
             )
         else:
             application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    except InvalidToken:
-        # PTB's message repeats the token: say what happened in our own words.
-        raise ConfigError(
-            "the Bot API refused the token (401 Unauthorized, or 404 when "
-            "TELEGRAM_API_URL is not a Bot API): check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL"
-        ) from None
-    except NetworkError as exc:
-        where = urlsplit(settings.telegram_api_url).netloc
-        reason = exc.message.replace(token, "<token>")
-        print(f"Error: cannot reach the Bot API at {where}: {reason}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # the webhook port was taken between the check and the start
+        raise StartupError(_port_problem(listen, port, exc)) from None
     return 0
+
+
+class StartupError(ConfigError):
+    """The bot could not start; the message says what to check."""
+
+
+def _check_token(api_url: str, token: str) -> str:
+    """Asks the Bot API who the token belongs to (getMe); returns the bot's username.
+
+    A bot of its own, closed at once: the Application is not built yet, since that
+    needs the loaded index.
+
+    Raises:
+        StartupError: The API refused the token or could not be reached.
+    """
+    probe = Bot(
+        token,
+        base_url=api_url,
+        request=AiohttpRequest(1),
+        get_updates_request=AiohttpRequest(1),
+    )
+    loop = asyncio.new_event_loop()
+    try:
+        username = _connect(probe, api_url, token, loop)
+        loop.run_until_complete(probe.shutdown())
+        return username
+    finally:
+        loop.close()
+
+
+def _connect(bot: Bot, api_url: str, token: str, loop: asyncio.AbstractEventLoop) -> str:
+    """Initialises `bot` in `loop` (getMe) and returns its username.
+
+    `run_polling` would initialise the bot itself, but on failure it logs two
+    tracebacks through its retry loop and leaves its HTTP sessions open ("Unclosed
+    client session"): an Application that failed to initialise skips its shutdown.
+    Here a failure closes the bot's sessions and raises one clear error; on success the
+    bot stays initialised for the Application running in the same loop.
+
+    Raises:
+        StartupError: The API refused the token or could not be reached.
+    """
+    where = urlsplit(api_url).netloc or api_url
+    try:
+        with _without_retry_warnings():
+            loop.run_until_complete(bot.initialize())
+        return bot.username
+    except InvalidToken as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, InvalidToken) else exc
+        answer = cause.message.replace(token, "<token>")
+        check = (
+            "check TELEGRAM_API_URL (a Bot API server's address, ending in /bot) and "
+            "TELEGRAM_BOT_TOKEN"
+            if "not found" in answer.casefold()
+            else "check TELEGRAM_BOT_TOKEN (copy it again from @BotFather)"
+        )
+        problem = f"the Bot API refused the token ({where} answered “{answer}”): {check}"
+    except NetworkError as exc:  # TimedOut included
+        reason = exc.message.replace(token, "<token>")
+        problem = (
+            f"cannot reach the Bot API at {where} ({reason}): check TELEGRAM_API_URL and "
+            "the network connection"
+        )
+    except TelegramError as exc:
+        problem = (
+            f"the Bot API at {where} answered getMe with an error "
+            f"({exc.message.replace(token, '<token>')}): check TELEGRAM_API_URL"
+        )
+    loop.run_until_complete(bot.shutdown())
+    raise StartupError(problem)
+
+
+@contextlib.contextmanager
+def _without_retry_warnings() -> Iterator[None]:
+    """Drops this module's "retrying" warnings: at start-up one error line says it all."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno > logging.WARNING
+
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
+
+
+def _check_port_free(listen: str, port: int) -> None:
+    """Fails early, with the fix, when the webhook server could not listen.
+
+    Raises:
+        StartupError: The address cannot be bound (in use, not ours, not allowed).
+    """
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the webhook server (tornado) does, so a port in TIME_WAIT is not "in use".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((listen, port))
+        except OSError as exc:
+            raise StartupError(_port_problem(listen, port, exc)) from None
+
+
+def _port_problem(listen: str, port: int, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        check = "choose another --port, or stop the program that uses it"
+    elif exc.errno == errno.EACCES:
+        check = "choose a --port above 1023, or run the bot behind a reverse proxy"
+    else:
+        check = "check --listen (an address of this machine, e.g. 127.0.0.1)"
+    return f"the webhook server cannot listen on {listen}:{port} ({reason}): {check}"
 
 
 def _exit_cleanly(signum: int, frame: object) -> NoReturn:

@@ -49,6 +49,7 @@ __all__ = [
     "on_start",
     "on_text",
     "on_unknown_command",
+    "on_whoami",
     "post_init",
     "replies_to_bot",
     "send_parts",
@@ -203,7 +204,7 @@ async def on_ask(update: Update, context: Context) -> None:
         return
     question = command_argument(message)
     if not question:
-        await message.reply_html(texts.ASK_USAGE)
+        await message.reply_html(texts.ask_usage(state_of(context).engine.info))
         return
     await answer_question(update, context, question)
 
@@ -218,21 +219,29 @@ async def on_start(update: Update, context: Context) -> None:
 
 
 async def on_help(update: Update, context: Context) -> None:
-    """/help: how to ask."""
+    """/help: how to ask, with a question from the corpus."""
     if update.effective_message:
-        await update.effective_message.reply_html(texts.HELP)
+        await update.effective_message.reply_html(texts.help_text(state_of(context).engine.info))
+
+
+async def on_whoami(update: Update, context: Context) -> None:
+    """/whoami: the sender's user id, for TELEGRAM_ADMIN_IDS."""
+    message, user = update.effective_message, update.effective_user
+    if message and user:
+        admin = user.id in state_of(context).settings.admin_ids
+        await message.reply_html(texts.whoami(user.id, admin))
 
 
 async def on_sources(update: Update, context: Context) -> None:
     """/sources: the documents of the index."""
-    docs = state_of(context).engine.info.documents
+    info = state_of(context).engine.info
     message = update.effective_message
     if message:
-        await send_text(message.chat, texts.sources(docs), message)
+        await send_text(message.chat, texts.sources(info), message)
 
 
 async def on_about(update: Update, context: Context) -> None:
-    """/about: index format version, passage count and build time."""
+    """/about: how many passages and documents, and when the index was built."""
     info = state_of(context).engine.info
     if update.effective_message:
         await update.effective_message.reply_html(html.escape(texts.about(info)))

@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.answer import Answer, source_line
+from bot.answer import Answer, Quote, invites_tip, source_line
 from bot.passages import Passage
 from bot.telegram import texts
 
@@ -147,7 +147,8 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
     """The reply to a question as HTML parts for parse_mode=HTML.
 
     An answer leads with the best sentence(s), the question's words in bold, then the
-    source (document › section) in italics; a typo repair is said first. Abstentions,
+    source (document › section) in italics; when it quotes a second passage, its
+    sentence follows with its own source line. A typo repair is said first. Abstentions,
     small talk and empty questions read exactly as in the console.
 
     Args:
@@ -158,13 +159,18 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
     """
     spans: list[Span] = [("❓ " + answer.question + "\n\n", "i")] if echo else []
     if answer.kind != "answer" or not answer.hits:
-        return to_parts(spans + [(answer.text, "")], limit)
+        tip = [("\n\n" + texts.TIP, "")] if invites_tip(answer) else []
+        return to_parts(spans + [(answer.text, "")] + tip, limit)
     if answer.corrections:
         fixed = ", ".join(f"“{corrected}”" for _, corrected in answer.corrections)
         spans += [(texts.DID_YOU_MEAN.format(fixed=fixed), "i"), ("\n", "")]
-    spans.extend(emphasise(" ".join(answer.sentences), answer.highlight))
-    spans.append(("\n\n— ", ""))
-    spans.append((source_line(answer.hits[0]), "i"))
+    quotes = answer.quotes or (Quote(answer.sentences, answer.hits[0]),)
+    for number, quote in enumerate(quotes):
+        if number:
+            spans.append(("\n\n", ""))
+        spans.extend(emphasise(" ".join(quote.sentences), answer.highlight))
+        spans.append(("\n— ", ""))
+        spans.append((source_line(quote.hit), "i"))
     return to_parts(spans, limit)
 
 

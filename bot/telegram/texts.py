@@ -8,34 +8,38 @@ counts are small pure functions. Handlers only pick which one to send.
 from __future__ import annotations
 
 import html
-import re
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot import analysis
 from bot import index as index_mod
 from bot.engine import IndexInfo
+from bot.suggestions import ago, document_names, example_questions, topic, topics
 
 if TYPE_CHECKING:
     from bot.telegram.render import Span
     from bot.telegram.state import Stats
 
 __all__ = [
-    "ASK_USAGE",
     "BUILD_BUSY",
     "COMMANDS",
     "EXPIRED",
-    "HELP",
     "NOT_ALLOWED",
     "NOT_TEXT",
     "SORRY",
+    "TIP",
     "UPLOAD_GONE",
+    "about",
+    "ask_usage",
     "describe_build",
+    "describe_upload",
     "example_questions",
+    "help_text",
+    "sources",
     "start_text",
     "stats_report",
     "topic",
     "topics",
+    "whoami",
 ]
 
 MAX_LISTED = 10  # file names listed per kind of change after a rebuild
@@ -44,21 +48,50 @@ COMMANDS = (
     ("start", "What I know, with example questions"),
     ("ask", "Ask a question (in groups: /ask your question)"),
     ("sources", "The documents I answer from"),
-    ("about", "Index version, size and build time"),
+    ("about", "How much I know and when it was updated"),
+    ("whoami", "Your Telegram user id"),
     ("help", "How to ask"),
 )
-HELP = (
-    "Send me a question in plain words and I reply with the best-matching sentence from "
-    "the documents and where it comes from. Buttons under an answer show more results "
-    "(<b>More</b>), the whole passage (<b>Source</b>), and let you rate it (👍/👎).\n\n"
-    "In a group, use <code>/ask your question</code>, mention me, or reply to one of my "
-    "messages.\n\n"
-    "/sources lists the documents, /about the index."
-)
+TIP = "Send /help for tips."  # after a greeting, a help request or an empty question
+
+
+def help_text(info: IndexInfo) -> str:
+    """The /help reply (HTML): how to ask, with a question from the corpus."""
+    examples = example_questions(info, 1)
+    example = f", for example <i>{html.escape(examples[0])}</i>" if examples else ""
+    return (
+        f"Send me a question in plain words{example}, and I reply with the best-matching "
+        "sentence from the documents and where it comes from. Buttons under an answer "
+        "show more results (<b>More</b>), the whole passage (<b>Source</b>), and let you "
+        "rate it (👍/👎).\n\n"
+        "In a group, use <code>/ask your question</code>, mention me, or reply to one of my "
+        "messages.\n\n"
+        "/sources lists the documents, /about says how much I know, /whoami tells you "
+        "your user id."
+    )
+
+
+def ask_usage(info: IndexInfo) -> str:
+    """The reply to a bare /ask (HTML): the usage, with a question from the corpus."""
+    examples = example_questions(info, 1)
+    example = f", e.g. <code>/ask {html.escape(examples[0])}</code>" if examples else ""
+    return f"Usage: <code>/ask your question</code>{example}"
+
+
+def whoami(user_id: int, is_admin: bool) -> str:
+    """The /whoami reply (HTML): the sender's id, as TELEGRAM_ADMIN_IDS wants it."""
+    role = (
+        "You are one of this bot's admins."
+        if is_admin
+        else "To make someone an admin, add their id to TELEGRAM_ADMIN_IDS (comma-separated) "
+        "and restart the bot."
+    )
+    return f"Your Telegram user id is <code>{user_id}</code>.\n{role}"
+
+
 NOT_TEXT = "I can only read text questions. Please type your question."
 SORRY = "Sorry, something went wrong while answering. Please try again."
 NOT_ALLOWED = "Sorry, {command} is only for the bot's admins."
-ASK_USAGE = "Usage: <code>/ask your question</code>, e.g. <code>/ask What is PESCO?</code>"
 EXPIRED = "This answer is too old for its buttons; please ask again."
 BUILD_BUSY = "Another build of the index is in progress; try /reload again when it has finished."
 UPLOAD_GONE = "This upload is no longer waiting; send the file again."
@@ -89,26 +122,34 @@ REPLACE_QUESTION = (
 )
 
 
-def sources(documents: tuple[str, ...]) -> str:
-    """The /sources reply (plain text): how many documents, then one per line."""
-    lines = [f"I answer from {len(documents)} document{'s' if len(documents) != 1 else ''}:"]
-    lines += [f"• {doc}" for doc in documents]
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def sources(info: IndexInfo) -> str:
+    """The /sources reply (plain text): how many documents, then one per line.
+
+    Each by its title, with the file name that source lines show when they differ.
+    """
+    lines = [f"I answer from {_count(len(info.documents), 'document')}:"]
+    for doc, name in zip(info.documents, document_names(info), strict=True):
+        lines.append(f"• {name} ({doc})" if name != doc else f"• {doc}")
     return "\n".join(lines)
 
 
-def about(info: IndexInfo) -> str:
-    """The /about reply (plain text): index format, size and build."""
+def about(info: IndexInfo, now: datetime | None = None) -> str:
+    """The /about reply (plain text): "20 passages from 4 documents, updated 5 minutes ago."."""
     return (
-        f"Index format {info.format_version}, {info.passage_count} passages from "
-        f"{len(info.documents)} document(s), built {info.build_time} ({info.build_id})."
+        f"{_count(info.passage_count, 'passage')} from "
+        f"{_count(len(info.documents), 'document')}, updated {ago(info.build_time, now)}."
     )
 
 
 def describe_build(report: index_mod.BuildReport) -> list[Span]:
-    """What a rebuild changed, for the admin: counts, passages before and after, names.
+    """What a /reload changed, for the admin: counts and passages, then the names.
 
-    Example: "Index rebuilt: 1 added, 0 changed, 0 removed; 23 → 25 passages." then the
-    names per kind of change, then the build's summary line in italics.
+    Example: "Index rebuilt: 1 added, 0 changed, 0 removed; 23 → 25 passages." then
+    one line of names per kind of change.
     """
     changes = (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed))
     if any(names for _, names in changes):
@@ -125,74 +166,36 @@ def describe_build(report: index_mod.BuildReport) -> list[Span]:
             listed = ", ".join(names[:MAX_LISTED])
             more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
             spans.append((f"\n{label}: {listed}{more}", ""))
-    spans.append(("\n" + report.summary(), "i"))
+    if report.skipped:
+        spans.append((f"\nSkipped as unreadable: {', '.join(report.skipped)}", ""))
     return spans
 
 
-def topic(heading: str) -> str:
-    """A section heading as a phrase: ALL-CAPS headings in sentence case, acronyms kept.
+def describe_upload(verb: str, name: str, size: str, report: index_mod.BuildReport) -> str:
+    """The one line an admin reads after an upload (plain text).
 
-    Example: "EU CYBERSECURITY STRATEGY" -> "EU cybersecurity strategy".
+    Example: "Added policy.md (2 KB); the index now has 25 passages (23 before)." Other
+    files the same rebuild picked up from disk are counted after it.
     """
-    if heading != heading.upper():
-        return heading
-    words = heading.split()
-    out = []
-    for i, word in enumerate(words):
-        letters = re.sub(r"\W", "", word)
-        # Guess acronyms: EU, UN, AI, GDP (but not OF, FAR, NEW).
-        short = len(letters) == 2 and letters.casefold() not in analysis.STOP_WORDS
-        if short or (len(letters) == 3 and not re.search(r"[AEIOUY]", letters)):
-            out.append(word)
-        else:
-            lower = word.lower()
-            out.append(lower[:1].upper() + lower[1:] if i == 0 else lower)
-    return " ".join(out)
-
-
-def _words_only(text: str) -> str:
-    return " ".join(re.sub(r"[\W_]+", " ", text).casefold().split())
-
-
-def topics(info: IndexInfo) -> list[str]:
-    """Section topics worth naming: short headings first, a document's title last.
-
-    A heading that is just a file name (the core's stand-in for a document without
-    headings) names no topic and is left out.
-    """
-    titles = {_words_only(Path(doc).stem) for doc in info.documents}
-
-    def file_name(heading: str) -> bool:
-        return heading == heading.lower() and _words_only(heading) in titles
-
-    headings = [h for h in dict.fromkeys(info.sections) if h.strip() and not file_name(h)]
-    # Short headings make readable buttons; a stable sort keeps corpus order otherwise.
-    headings.sort(key=lambda h: (_words_only(h) in titles, len(h.split()) > 6))
-    return list(dict.fromkeys(topic(h) for h in headings))
-
-
-def example_questions(info: IndexInfo) -> list[str]:
-    """Up to three questions the corpus can answer, made from its section headings."""
-    questions = []
-    for subject in topics(info)[:3]:
-        first = subject.split()[0]
-        acronym = len(first.strip(",:;")) >= 2 and first.isupper()  # kept by topic()
-        questions.append(
-            f"Tell me about {subject if acronym else subject[0].lower() + subject[1:]}"
-        )
-    return questions
+    line = (
+        f"{verb} {name} ({size}); the index now has {_count(report.passages, 'passage')} "
+        f"({report.previous_passages} before)"
+    )
+    others = len(report.added) + len(report.changed) + len(report.removed) - 1
+    if others > 0:
+        line += f", with {_count(others, 'other file')} changed on disk"
+    return line + "."
 
 
 def start_text(info: IndexInfo) -> str:
     """The /start greeting: what the bot knows, in one line derived from the corpus."""
-    docs = info.documents
-    what = f"{len(docs)} document{'s' if len(docs) != 1 else ''}"
-    names = ", ".join(docs[:3]) + (f" and {len(docs) - 3} more" if len(docs) > 3 else "")
+    names = document_names(info)
+    listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     subjects = topics(info)[:4]
     about = f", on topics such as {'; '.join(subjects)}" if subjects else ""
     return (
-        f"Hello! I answer questions from <b>{html.escape(what)}</b> "
-        f"({html.escape(names)}){html.escape(about)}.\n\n"
+        f"Hello! I answer questions from <b>{_count(len(names), 'document')}</b> "
+        f"({html.escape(listed)}){html.escape(about)}.\n\n"
         "Try one of these, or type your own question:"
     )
 
