@@ -219,7 +219,7 @@ def plan_build(corpus_dir: Path, index_dir: Path, full: bool = False) -> Plan:
         EmptyCorpus: The corpus folder is missing.
     """
     previous = None if full else _previous_index(index_dir)
-    files = scan_corpus(corpus_dir)
+    files = scan_corpus(corpus_dir, warn=True)
     sizes = [_size(path) for path, _ in files]
     kept: dict[int, FilePart] = {}
     if previous is not None:
@@ -292,11 +292,22 @@ def _read(
 
 
 def _info_or_placeholder(path: Path, name: str) -> FileInfo:
-    """A skipped file's identity, so it does not make the index look stale."""
+    """A skipped file's identity, so it does not make the index look stale.
+
+    A file that cannot be read at all (no permission) is stamped with its size and
+    mtime and no hash: `unchanged` trusts size and mtime without reading, so the same
+    unreadable file matches next time instead of making every command rebuild; a
+    change to it does not. A file that cannot even be looked at gets -1s.
+    """
     try:
         return file_info(path, name)
     except OSError:
+        pass
+    try:
+        st = path.stat()
+    except OSError:
         return FileInfo(name, -1, -1, "")
+    return FileInfo(name, st.st_size, st.st_mtime_ns, "")
 
 
 # ---------------------------------------------------------------------------- assembling
