@@ -5,6 +5,7 @@ user would see: no orphan, no stale index, one Error line, no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -16,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from bot import index as index_mod
+from bot.engine import Engine
 from bot.index import lock, parts
-from tests.conftest import ROOT, SMALL_TEXT, run_bot
+from tests.conftest import ROOT, SMALL_TEXT, run_bot, settings_for
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
@@ -190,3 +192,140 @@ def test_a_busy_lock_names_its_holder(tmp_path):
         result = run_bot("build", "--index", str(index_dir), cwd=tmp_path)
     assert result.returncode == 1
     assert f"(process {os.getpid()}) is running" in result.stderr
+
+
+# ------------------------------------------------------------------ 2: edits during a build
+
+
+def build(corpus: Path, **kwargs) -> index_mod.BuildReport:
+    return index_mod.build(corpus, corpus.parent / "index", **kwargs)
+
+
+def texts(corpus: Path) -> str:
+    return "\n".join(p.text for p in index_mod.load(corpus.parent / "index").passages)
+
+
+def test_a_file_saved_while_it_is_read_is_read_again(small_corpus, monkeypatch):
+    real = parts.read_document
+    reads = []
+
+    def read_then_save(file: Path, name: str):
+        documents = real(file, name)
+        if not reads:  # the editor saves once, just after the reader took the old text
+            with open(file, "a", encoding="utf-8") as handle:
+                handle.write("\nGEOTHERMAL\n\nIceland heats its homes from hot springs.\n")
+        reads.append(name)
+        return documents
+
+    monkeypatch.setattr(parts, "read_document", read_then_save)
+    build(small_corpus)
+    assert len(reads) == 2
+    assert "hot springs" in texts(small_corpus)
+    assert index_mod.stale_reason(small_corpus, small_corpus.parent / "index") is None
+    monkeypatch.undo()
+    assert build(small_corpus).changed == ()
+
+
+def test_a_file_that_never_settles_is_read_again_by_the_next_build(small_corpus, monkeypatch):
+    path = small_corpus / "energy.txt"
+    real = parts.read_document
+    edits = iter(range(100))
+
+    def read_then_save(file: Path, name: str):
+        documents = real(file, name)
+        with open(file, "a", encoding="utf-8") as handle:
+            handle.write(f"\nLOG\n\nEntry number {next(edits)} was written.\n")
+        return documents
+
+    monkeypatch.setattr(parts, "read_document", read_then_save)
+    build(small_corpus)
+    monkeypatch.undo()
+    last = path.read_text(encoding="utf-8").rsplit("Entry number ", 1)[1]
+    assert last.split()[0] not in texts(small_corpus)  # written after the last read
+    assert index_mod.stale_reason(small_corpus, small_corpus.parent / "index") == (
+        "energy.txt changed"
+    )
+    assert build(small_corpus).changed == ("energy.txt",)
+    assert f"Entry number {last.split()[0]} was written" in texts(small_corpus)
+    assert index_mod.stale_reason(small_corpus, small_corpus.parent / "index") is None
+
+
+# ---------------------------------------------------------------------------- 8: unreadable files
+
+
+def test_an_unreadable_file_is_skipped_once_not_rebuilt_for_by_every_command(
+    small_corpus, monkeypatch, caplog
+):
+    noperm = small_corpus / "noperm.txt"
+    noperm.write_text("Secret text nobody may read.", encoding="utf-8")
+    noperm.chmod(0)
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:  # tests run as root, where chmod 000 still reads
+        if self.name == "noperm.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = build(small_corpus)
+    assert report.skipped == ("noperm.txt",)
+    assert "noperm.txt" in caplog.text
+    index_dir = small_corpus.parent / "index"
+    assert index_mod.stale_reason(small_corpus, index_dir) is None
+    said: list[str] = []
+    Engine.open(settings_for(small_corpus), say=said.append)
+    assert said == []  # no "Building the index first (noperm.txt changed)..."
+    noperm.chmod(0o644)
+    monkeypatch.undo()
+    noperm.write_text("Readable now: the secret is out.", encoding="utf-8")
+    assert index_mod.stale_reason(small_corpus, index_dir) == "noperm.txt changed"
+
+
+def test_a_dangling_link_is_skipped_once_not_rebuilt_for(small_corpus, caplog):
+    (small_corpus / "gone.txt").symlink_to(small_corpus / "deleted.txt")
+    assert build(small_corpus).skipped == ("gone.txt",)
+    assert "gone.txt" in caplog.text
+    assert index_mod.stale_reason(small_corpus, small_corpus.parent / "index") is None
+
+
+# ---------------------------------------------------------------------------- 11: corpus boundaries
+
+
+def test_links_leaving_the_corpus_are_skipped_with_a_warning(tmp_path, small_corpus, caplog):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("The root password is hunter2.", encoding="utf-8")
+    (small_corpus / "passwd.txt").symlink_to(outside)
+    (small_corpus / "loop.txt").symlink_to(small_corpus / "loop.txt")
+    (small_corpus / "sub").mkdir()
+    (small_corpus / "sub" / "again.txt").symlink_to(small_corpus / "energy.txt")
+    report = build(small_corpus)
+    assert "passwd.txt" in caplog.text and "outside the corpus folder" in caplog.text
+    assert "hunter2" not in texts(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    assert [f["path"] for f in loaded.manifest["files"]] == ["energy.txt", "sub/again.txt"]
+    assert report.files == 2
+    assert index_mod.stale_reason(small_corpus, small_corpus.parent / "index") is None
+
+
+def test_a_linked_corpus_folder_is_followed(tmp_path, small_corpus):
+    linked = tmp_path / "linked"
+    linked.symlink_to(small_corpus)
+    index_mod.build(linked, tmp_path / "index")
+    assert "Solar panels" in "".join(p.text for p in index_mod.load(tmp_path / "index").passages)
+
+
+def test_passage_ids_are_unique_across_files_whatever_the_jsonl_ids(small_corpus):
+    text = (small_corpus / "energy.txt").read_text(encoding="utf-8")
+    line = {"id": "energy.txt", "title": "Copy", "text": text.replace("Denmark", "Norway")}
+    (small_corpus / "data.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    build(small_corpus)
+    loaded = index_mod.load(small_corpus.parent / "index")
+    passages = list(loaded.passages)
+    ids = [p.id for p in passages]
+    assert len(set(ids)) == len(ids)
+    for passage in passages:
+        assert loaded.position_of(passage.id) == passage.position
+    norway = next(p for p in passages if "Norway" in p.text)
+    assert norway.doc == "energy.txt"  # the name users see is the line's id
+    assert norway.id.startswith("data.jsonl/energy.txt#")
+    assert loaded.passage_ids is not None  # no collision: the fast id table was written
