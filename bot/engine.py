@@ -65,6 +65,7 @@ class Engine:
         self._retriever = retriever
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
+        self._refused = ""  # a build that failed to load: not tried (nor logged) again
 
     @classmethod
     def open(cls, settings: Settings, say: Callable[[str], None] | None = None) -> Engine:
@@ -111,7 +112,8 @@ class Engine:
     def refresh(self) -> bool:
         """Swaps in a newer index if a build has made one current. Returns True if so.
 
-        A broken new index is logged and ignored: the bot keeps serving the old one.
+        A broken new index is logged once and ignored: the bot keeps serving the old
+        one (loaded and checked before, its files still open) until a build replaces it.
         """
         # A build replaces CURRENT with os.replace, which gives it a new inode: one stat
         # tells whether anything changed, without opening the file on every question.
@@ -126,16 +128,24 @@ class Engine:
             current = index_mod.current_build(self.settings.index_dir).name
         except index_mod.IndexProblem:
             return False
-        if current == self._retriever.index.build_id:
+        if current in (self._retriever.index.build_id, self._refused):
             self._stamp = stamp
             return False
         with self._lock:
-            if current == self._retriever.index.build_id:
+            if current in (self._retriever.index.build_id, self._refused):
                 return False
             try:
                 fresh = index_mod.load(self.settings.index_dir)
             except index_mod.IndexProblem as exc:
-                log.error("new index not loaded, still serving the old one: %s", exc)
+                # Said once per build, not before every question: CURRENT is not
+                # looked at again until a build replaces it.
+                self._refused, self._stamp = current, stamp
+                log.error(
+                    "new index %s not loaded, still serving %s: %s",
+                    current,
+                    self._retriever.index.build_id,
+                    exc,
+                )
                 return False
             self._retriever = Retriever(fresh)
             self._stamp = stamp

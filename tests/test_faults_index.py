@@ -329,3 +329,142 @@ def test_passage_ids_are_unique_across_files_whatever_the_jsonl_ids(small_corpus
     assert norway.doc == "energy.txt"  # the name users see is the line's id
     assert norway.id.startswith("data.jsonl/energy.txt#")
     assert loaded.passage_ids is not None  # no collision: the fast id table was written
+
+
+# ---------------------------------------------------------- 4, 5: damaged index files
+
+
+def _flip_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-4])
+
+
+def _retype(path: Path) -> None:  # float32 read as int32: same size, other numbers
+    data = path.read_bytes()
+    assert b"'<f4'" in data[:128]
+    path.write_bytes(data.replace(b"'<f4'", b"'<i4'", 1))
+
+
+DAMAGE = {
+    "empty-idf": ("idf.npy", lambda p: p.write_bytes(b"")),
+    "truncated-weights": ("weights.indices.npy", _cut),
+    "flipped-passages": ("passages.jsonl", _flip_middle),
+    "flipped-counts-indptr": ("counts.indptr.npy", _flip_middle),
+    "flipped-offsets": ("passages.offsets.npy", _flip_middle),
+    "retyped-weights": ("weights.data.npy", _retype),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGE)
+def test_any_damaged_file_stops_load_and_a_plain_build_rebuilds_in_full(small_corpus, case, caplog):
+    name, damage = DAMAGE[case]
+    index_dir = small_corpus.parent / "index"
+    damage(index_dir / build(small_corpus).build / name)
+    with pytest.raises(index_mod.IndexCorrupt, match=rf"{name} is damaged.*build --full"):
+        index_mod.load(index_dir)
+    report = build(small_corpus)  # plain: falls back to a full build, no crash
+    assert report.reused == 0
+    assert "previous index failed its checks" in caplog.text and name in caplog.text
+    assert "Denmark gets half" in texts(small_corpus)
+    assert build(small_corpus).reused == 1  # and the next build trusts the new one
+
+
+def test_ask_on_a_damaged_index_prints_one_error_line_and_build_repairs_it(small_corpus):
+    index_dir = small_corpus.parent / "index"
+    (index_dir / build(small_corpus).build / "idf.npy").write_bytes(b"")
+    args = ("--corpus", str(small_corpus), "--index", str(index_dir))
+    asked = run_bot("ask", "Where are offshore wind farms built?", *args, cwd=small_corpus.parent)
+    assert asked.returncode == 1
+    assert asked.stderr.splitlines() == [asked.stderr.strip()]
+    assert asked.stderr.startswith("Error: ") and "idf.npy is damaged" in asked.stderr
+    built = run_bot("build", *args, cwd=small_corpus.parent)
+    assert built.returncode == 0 and "Traceback" not in built.stderr
+    assert "failed its checks" in built.stderr
+    asked = run_bot("ask", "Where are offshore wind farms built?", *args, cwd=small_corpus.parent)
+    assert asked.returncode == 0 and "at sea" in asked.stdout
+
+
+def test_damage_the_load_check_misses_is_never_copied_forward(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = [f"Station {n} measures ozone and rainfall every {n} minutes." for n in range(4000)]
+    (corpus / "stations.txt").write_text("\n\n".join(rows), encoding="utf-8")
+    (corpus / "other.txt").write_text("The alpha station measures methane.", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    passages = index_dir / build(corpus).build / "passages.jsonl"
+    assert passages.stat().st_size > 4 * store_ends()  # the flip lies beyond both ends
+    data = bytearray(passages.read_bytes())
+    middle = data.index(b"every 2000 minutes")
+    data[middle : middle + 5] = b"never"
+    passages.write_bytes(bytes(data))
+    index_mod.load(index_dir)  # size and ends match: the cheap check on load passes
+    with pytest.raises(index_mod.IndexCorrupt, match="passages.jsonl is damaged"):
+        index_mod.load(index_dir, full_check=True)
+    assert build(corpus).reused == 0  # the build's full check found it
+    assert "never 2000" not in texts(corpus) and "every 2000 minutes" in texts(corpus)
+
+
+def store_ends() -> int:
+    from bot.index import store
+
+    return store._ENDS
+
+
+def test_an_index_built_before_checksums_loads_and_is_rebuilt_once(small_corpus, caplog):
+    index_dir = small_corpus.parent / "index"
+    manifest_path = index_dir / build(small_corpus).build / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    del manifest["checksums"]  # what the previous code of format 2 wrote
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert not index_mod.load(index_dir).checked
+    caplog.set_level("INFO", logger="bot")
+    assert build(small_corpus).reused == 0
+    assert "no checksums" in caplog.text
+    assert index_mod.load(index_dir).checked
+    assert build(small_corpus).reused == 1
+
+
+def test_the_engine_keeps_serving_and_says_once_when_a_new_build_is_damaged(small_corpus, caplog):
+    engine = Engine.open(settings_for(small_corpus))
+    serving = engine.info.build_id
+    (small_corpus / "more.txt").write_text("HYDRO\n\nNorway runs on hydro power.", "utf-8")
+    damaged = build(small_corpus).build
+    (small_corpus.parent / "index" / damaged / "idf.npy").write_bytes(b"")
+    for _ in range(3):
+        assert "at sea" in engine.ask("Where are offshore wind farms built?").text
+    assert engine.info.build_id == serving
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and damaged in errors[0].getMessage()
+    assert f"still serving {serving}" in errors[0].getMessage()
+    build(small_corpus)  # a plain build repairs it; the engine takes the new index
+    assert "hydro" in engine.ask("What does Norway run on?").text.lower()
+    assert engine.info.build_id not in (serving, damaged)
+
+
+def test_files_are_fsynced_before_current_names_the_build(small_corpus, monkeypatch):
+    from bot.index import store
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        events.append("replace " + os.path.basename(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "fsync", fsync)
+    monkeypatch.setattr(store.os, "replace", replace)
+    report = build(small_corpus)
+    switch = events.index("replace CURRENT")
+    synced = {e.split(" ", 1)[1] for e in events[:switch] if e.startswith("fsync")}
+    written = {p.name for p in (small_corpus.parent / "index" / report.build).iterdir()}
+    assert written <= synced
+    assert events[switch + 1] == "fsync index"  # the folder, after the switch

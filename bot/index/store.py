@@ -35,6 +35,7 @@ and load side by side.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import mmap
@@ -46,7 +47,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +60,7 @@ from bot.passages import Passage
 
 FORMAT_VERSION = 2  # 2: words.txt + words.counts.npy replace words.json
 CURRENT = "CURRENT"
+_ENDS = 64 * 1024  # bytes hashed at each end of a build file on every load
 # Everything that shapes passages and terms; an index built with other values is stale.
 ANALYZER = {
     "name": "nfkc-casefold-stop-snowball-en",
@@ -247,6 +249,8 @@ class Index:
         passages: Passage store indexed by position.
         k1: The k1 the weights were built with.
         passage_ids: Passage id -> position, or None for an index written without one.
+        checked: False for a build written before manifests held checksums: its files
+            could not be checked, so a build reuses nothing from it.
     """
 
     path: Path
@@ -259,6 +263,7 @@ class Index:
     passages: PassageStore
     k1: float
     passage_ids: StringTable | None = None
+    checked: bool = True
 
     @cached_property
     def id_hashes(self) -> np.ndarray:
@@ -295,13 +300,16 @@ class Index:
         )
 
     def check_rebuild_data(self) -> None:
-        """Reads what only rebuilds use (term list, per-file words) now.
+        """Checks every byte of every file, and reads what only rebuilds use, now.
 
-        Questions never touch these files, so damage to them shows only here.
+        A build reuses passages and counts of this index: damage anywhere in it must
+        mean a full build, never damage copied forward. Questions never touch the
+        term list and per-file words, so damage to them shows only here.
 
         Raises:
             IndexCorrupt: One of them is missing or damaged.
         """
+        check_files(self.path, self.manifest, full=True)
         self.terms  # noqa: B018
         self._file_words  # noqa: B018
 
@@ -351,7 +359,12 @@ class Collection:
 def write(
     index_dir: Path, manifest: dict[str, Any], collection: Collection, weighted: Weights
 ) -> Path:
-    """Writes a build folder beside the live one, then points CURRENT at it atomically."""
+    """Writes a build folder beside the live one, then points CURRENT at it atomically.
+
+    Every file is fsynced before CURRENT names the build, and the folders after each
+    rename: after a power cut CURRENT names a complete build (the new one or the old),
+    never one whose files the disk had not yet written.
+    """
     name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
@@ -359,13 +372,18 @@ def write(
         _write_files(tmp, manifest, collection, weighted)
         final = index_dir / name
         os.replace(tmp, final)
+        _fsync_folder(index_dir)
         try:
             previous = current_build(index_dir).name
         except IndexProblem:
             previous = ""
         pointer = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
-        pointer.write_text(name + "\n", encoding="utf-8")
+        with open(pointer, "w", encoding="utf-8") as handle:
+            handle.write(name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(pointer, index_dir / CURRENT)
+        _fsync_folder(index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -399,13 +417,54 @@ def _write_files(
         np.save(folder / f"{prefix}.data.npy", matrix.data)
         np.save(folder / f"{prefix}.indices.npy", matrix.indices.astype(np.int32))
         np.save(folder / f"{prefix}.indptr.npy", matrix.indptr.astype(np.int64))
-    # The manifest goes last: a folder without one is never taken for an index.
-    _dump_json(folder / "manifest.json", manifest)
+    # The manifest goes last: a folder without one is never taken for an index. It
+    # holds every other file's checksums, taken as the files are fsynced.
+    checksums = {path.name: _checksum(path) for path in sorted(folder.iterdir())}
+    _dump_json(folder / "manifest.json", {**manifest, "checksums": checksums})
+    _fsync(folder / "manifest.json")
+    _fsync_folder(folder)
 
 
 def _dump_json(path: Path, value: Any) -> None:
     # json.dumps, not json.dump: only the one-shot call uses the C encoder (10x faster).
     path.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def _checksum(path: Path) -> dict[str, Any]:
+    """A build file's size, hash of its ends and hash of all of it; fsyncs it on the way.
+
+    The file was just written, so reading it back comes from the page cache (about
+    1 GB/s of SHA-256 here: a second for the files of a million-passage index).
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+        os.fsync(handle.fileno())
+        size = handle.tell()
+        ends = _ends_hash(handle, size)
+    return {"size": size, "ends": ends, "sha256": digest.hexdigest()}
+
+
+def _ends_hash(handle: BinaryIO, size: int) -> str:
+    """SHA-256 of a file's first and last `_ENDS` bytes: where damage usually shows."""
+    handle.seek(0)
+    head = handle.read(_ENDS)
+    handle.seek(max(0, size - _ENDS))
+    return hashlib.sha256(head + handle.read(_ENDS)).hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Makes a folder's entries (a rename into it, a new file) durable."""
+    _fsync(folder)
 
 
 def _remove_old_builds(index_dir: Path, keep: set[str]) -> None:
@@ -451,8 +510,62 @@ def read_manifest(build_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def load(index_dir: Path) -> Index:
+def check_files(build_dir: Path, manifest: Mapping[str, Any], full: bool = False) -> bool:
+    """Checks a build's files against the checksums its manifest records.
+
+    Each file's size and the hash of its first and last 64 KiB are checked: that
+    finds an emptied, truncated or extended file and a damaged .npy header (dtype,
+    shape), reading 128 KiB a file. `full` also hashes every byte (a flipped byte
+    anywhere): a build does that before it reuses anything from the previous index.
+
+    Returns:
+        False for a build written before checksums existed (format 2 all the same: it
+        loads unchecked rather than demanding a rebuild); True once checked.
+
+    Raises:
+        IndexCorrupt: A file is missing or differs from what the build wrote; names it.
+    """
+    checksums = manifest.get("checksums")
+    if checksums is None:
+        return False
+    if not isinstance(checksums, dict):
+        raise IndexCorrupt(f"{build_dir / 'manifest.json'} is damaged. {REBUILD}")
+    for name, expected in checksums.items():
+        _check_file(build_dir, name, expected, full)
+    return True
+
+
+def _check_file(build_dir: Path, name: str, expected: Any, full: bool) -> None:
+    path = build_dir / name
+    if "/" in name or name.startswith(".") or not isinstance(expected, dict):
+        raise IndexCorrupt(f"{build_dir / 'manifest.json'} is damaged. {REBUILD}")
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != expected.get("size"):
+                raise IndexCorrupt(
+                    f"{path} is damaged: {size} bytes, the build wrote {expected.get('size')}. "
+                    f"{REBUILD}"
+                )
+            same = _ends_hash(handle, size) == expected.get("ends")
+            if same and full:
+                handle.seek(0)
+                same = hashlib.file_digest(handle, "sha256").hexdigest() == expected.get("sha256")
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing. {REBUILD}") from None
+    except OSError as exc:
+        raise IndexCorrupt(f"{path} is unreadable ({exc.strerror or exc}). {REBUILD}") from None
+    if not same:
+        raise IndexCorrupt(f"{path} is damaged: its bytes changed after the build. {REBUILD}")
+
+
+def load(index_dir: Path, full_check: bool = False) -> Index:
     """Loads the current index, memory-mapping its arrays and checking every file.
+
+    Args:
+        index_dir: The index folder.
+        full_check: Hash every byte of every file, not only sizes and ends (see
+            `check_files`).
 
     Raises:
         IndexNotFound: Nothing built yet.
@@ -460,6 +573,16 @@ def load(index_dir: Path) -> Index:
     """
     build_dir = current_build(index_dir)
     manifest = read_manifest(build_dir)
+    checked = check_files(build_dir, manifest, full_check)
+    try:
+        index = _load_checked(build_dir, manifest)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        # Files that match their checksums but not each other: a damaged manifest.
+        raise IndexCorrupt(f"{build_dir} is inconsistent ({exc!r}). {REBUILD}") from None
+    return dataclasses.replace(index, checked=checked)
+
+
+def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
     n, v = int(manifest["passages"]), int(manifest["terms"])
     words = _load_words(build_dir)
     idf = _load_array(build_dir / "idf.npy")
@@ -556,8 +679,8 @@ def _load_array(path: Path) -> np.ndarray:
         return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
     except FileNotFoundError:
         raise IndexCorrupt(f"{path} is missing. {REBUILD}") from None
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"{path} is damaged ({exc}). {REBUILD}") from None
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty .npy
+        raise IndexCorrupt(f"{path} is damaged ({exc or 'empty'}). {REBUILD}") from None
 
 
 def _load_matrix(build_dir: Path, prefix: str, kind: Any, shape: tuple[int, int]) -> Any:
