@@ -468,3 +468,17 @@ def test_files_are_fsynced_before_current_names_the_build(small_corpus, monkeypa
     written = {p.name for p in (small_corpus.parent / "index" / report.build).iterdir()}
     assert written <= synced
     assert events[switch + 1] == "fsync index"  # the folder, after the switch
+
+
+def test_an_index_emptied_while_in_use_is_refused_not_read_past_its_end(small_corpus, caplog):
+    engine = Engine.open(settings_for(small_corpus))
+    engine.check_interval = 0  # before every question, not once a second
+    question = "Where are offshore wind farms built?"
+    assert "at sea" in engine.ask(question).text
+    (engine.retriever.index.path / "idf.npy").write_bytes(b"")  # `: > index/<build>/idf.npy`
+    for _ in range(2):  # reading the mapped file now would be SIGBUS: the process gone
+        with pytest.raises(index_mod.IndexCorrupt, match="idf.npy changed on disk"):
+            engine.ask(question)
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+    build(small_corpus)  # a plain build: the previous index fails its checks, full build
+    assert "at sea" in engine.ask(question).text

@@ -6,7 +6,9 @@ Layout of the index folder (plain data only; loading an index never runs code)::
       CURRENT                 name of the live build folder, swapped with os.replace
       build-<time>-<id>/
         manifest.json         format version, library versions, analyzer parameters,
-                              corpus files (size, mtime, sha256), counts, build time
+                              corpus files (size, mtime, sha256), counts, build time, and
+                              every other file's size, SHA-256 and hash of its first and
+                              last 64 KiB ("checksums"; see `check_files`)
         vocabulary.json       index terms; a term's position is its matrix column
         vocabulary.*.npy      sorted 64-bit term hashes and their columns: the lookup
                               table questions use, memory-mapped (see `StringTable`)
@@ -24,8 +26,8 @@ Layout of the index folder (plain data only; loading an index never runs code)::
 The matrix is kept as separate .npy files rather than one .npz so that it can be
 memory-mapped: loading a large index costs a few page-table entries, not a copy.
 
-A build writes a fresh build folder, then replaces CURRENT in one os.replace call, so a
-reader sees the old index or the new one, never half of one. The previous build is kept
+A build writes a fresh build folder, fsyncs it, then replaces CURRENT in one os.replace
+call, so a reader sees the old index or the new one, never half of one. The previous build is kept
 (a reader may still be reading it) and older ones are removed.
 
 The writer (`write`) and the reader (`load`) live in this one module, so that a change
