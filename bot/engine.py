@@ -180,6 +180,18 @@ class Engine:
             log.info("now serving index %s", fresh.build_id)
             return True
 
+    def damage(self) -> str | None:
+        """Why the index in use cannot be read safely now, or None when it is intact.
+
+        For a front end about to say "the previous index is still serving": true only
+        if this returns None.
+        """
+        try:
+            self._check_served()
+        except index_mod.IndexCorrupt as exc:
+            return str(exc)
+        return None
+
     def _check_served(self) -> None:
         """Refuses to read an index in use whose files changed size on disk.
 

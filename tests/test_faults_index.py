@@ -475,7 +475,9 @@ def test_an_index_emptied_while_in_use_is_refused_not_read_past_its_end(small_co
     engine.check_interval = 0  # before every question, not once a second
     question = "Where are offshore wind farms built?"
     assert "at sea" in engine.ask(question).text
+    assert engine.damage() is None
     (engine.retriever.index.path / "idf.npy").write_bytes(b"")  # `: > index/<build>/idf.npy`
+    assert "idf.npy changed on disk" in (engine.damage() or "")
     for _ in range(2):  # reading the mapped file now would be SIGBUS: the process gone
         with pytest.raises(index_mod.IndexCorrupt, match="idf.npy changed on disk"):
             engine.ask(question)
