@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from bot.index.errors import EmptyCorpus, IndexProblem
+from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, read_parts, reuse_part
 from bot.index.stale import FileInfo, file_info, scan_corpus
@@ -219,7 +219,7 @@ def plan_build(corpus_dir: Path, index_dir: Path, full: bool = False) -> Plan:
         EmptyCorpus: The corpus folder is missing.
     """
     previous = None if full else _previous_index(index_dir)
-    files = scan_corpus(corpus_dir)
+    files = scan_corpus(corpus_dir, warn=True)
     sizes = [_size(path) for path, _ in files]
     kept: dict[int, FilePart] = {}
     if previous is not None:
@@ -242,14 +242,26 @@ def _previous_manifest(index_dir: Path) -> dict[str, Any]:
 
 
 def _previous_index(index_dir: Path) -> Index | None:
-    """The current index if it can be reused (same analyzer), else None."""
+    """The current index if parts of it can be reused, else None (a full build).
+
+    It must pass a full check first: a plain build that reused damaged passages or
+    counts copied the damage into every later index, or crashed half-way on it. A
+    damaged previous index is not an error here: this build reads every file and
+    replaces it, and says so.
+    """
     try:
         index = load(index_dir)
         if index.manifest.get("analyzer") != ANALYZER:
             return None
-        # Read now: a damaged file means a full build, not a crash half-way.
+        if not index.checked:
+            log.info("the previous index has no checksums (an older build): reading every file")
+            return None
         index.check_rebuild_data()
-    except IndexProblem:
+    except IndexNotFound:
+        return None
+    except IndexProblem as exc:
+        problem = str(exc).removesuffix(REBUILD).strip()
+        log.warning("the previous index failed its checks (%s): reading every file", problem)
         return None
     return index
 
@@ -292,11 +304,22 @@ def _read(
 
 
 def _info_or_placeholder(path: Path, name: str) -> FileInfo:
-    """A skipped file's identity, so it does not make the index look stale."""
+    """A skipped file's identity, so it does not make the index look stale.
+
+    A file that cannot be read at all (no permission) is stamped with its size and
+    mtime and no hash: `unchanged` trusts size and mtime without reading, so the same
+    unreadable file matches next time instead of making every command rebuild; a
+    change to it does not. A file that cannot even be looked at gets -1s.
+    """
     try:
         return file_info(path, name)
     except OSError:
+        pass
+    try:
+        st = path.stat()
+    except OSError:
         return FileInfo(name, -1, -1, "")
+    return FileInfo(name, st.st_size, st.st_mtime_ns, "")
 
 
 # ---------------------------------------------------------------------------- assembling

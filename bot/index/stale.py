@@ -9,6 +9,8 @@ hashed, so touching a file does not count as a change. The build uses the same t
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from typing import Any
 from bot.documents import CorpusFileError, corpus_files
 from bot.index.errors import EmptyCorpus, IndexCorrupt, IndexNotFound
 from bot.index.store import ANALYZER, current_build, read_manifest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,40 @@ class FileInfo:
     sha256: str
 
 
-def scan_corpus(corpus_dir: Path) -> list[tuple[Path, str]]:
-    """Lists corpus files as (path, name relative to the corpus folder)."""
+def scan_corpus(corpus_dir: Path, warn: bool = False) -> list[tuple[Path, str]]:
+    """Lists corpus files as (path, name relative to the corpus folder).
+
+    A symbolic link whose target lies outside the corpus folder is left out: the
+    bot quotes what it indexes to anyone who asks, and a link such as
+    `passwd.txt -> /etc/passwd` must not publish a file nobody put in the folder.
+    There is no option to follow such links: copy the file in, or make the corpus
+    folder itself a link (it is resolved first), which says what is published.
+    Links to files inside the folder are kept.
+
+    Args:
+        corpus_dir: The corpus folder.
+        warn: Log a warning for each link left out (a build does; the frequent
+            listings of staleness checks and `--watch` do not).
+    """
     try:
         paths = corpus_files(corpus_dir)
     except CorpusFileError as exc:
         raise EmptyCorpus(str(exc)) from None
-    return [(p, p.relative_to(corpus_dir).as_posix()) for p in paths]
+    root = Path(os.path.realpath(corpus_dir))
+    files = []
+    for path in paths:
+        name = path.relative_to(corpus_dir).as_posix()
+        if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(root):
+            if warn:
+                log.warning(
+                    "skipped %s: a link to %s, outside the corpus folder (copy the file in "
+                    "to index it)",
+                    name,
+                    os.readlink(path),
+                )
+            continue
+        files.append((path, name))
+    return files
 
 
 def file_info(path: Path, name: str) -> FileInfo:
