@@ -22,6 +22,7 @@ from typing import TextIO
 
 from bot.answer import Answer, invites_tip, source_line
 from bot.engine import Engine
+from bot.index import IndexProblem
 from bot.suggestions import example_questions
 
 HELP = """Type a question and press Enter. Commands:
@@ -194,7 +195,10 @@ class Console:
             return f"Unknown command {command}. {HELP}"
         if not command:
             return ""
-        answer = self.engine.ask(line)
+        try:
+            answer = self.engine.ask(line)
+        except IndexProblem as exc:  # the index was damaged under us: say what to do
+            return f"Error: {exc}"
         self._last, self._shown = answer, (1 if answer.answered else 0)
         if answer.answered and len(answer.hits) > 1 and self.interactive:
             return answer.text + "\n(:more for other results)"

@@ -256,6 +256,8 @@ class Engine:
         retriever = retriever or self._retriever
         build = retriever.index.build_id
         if self._examples is None or self._examples[0] != build:
+            if self.damage() is not None:  # reading a damaged mapped file could crash
+                return ()
             kept: list[str] = []
             for phrasings in suggestions.candidate_questions(_info(retriever.index))[:15]:
                 k = self.settings.top_k

@@ -52,3 +52,12 @@ def test_piped_sessions_print_answers_only(shipped_engine):
     assert code == 0
     assert "Permanent Structured Cooperation" in out
     assert ":more" not in out and ":help" not in out
+
+
+def test_an_index_damaged_under_the_console_is_one_error_line_and_it_goes_on(small_engine):
+    small_engine.check_interval = 0
+    (small_engine.retriever.index.path / "idf.npy").write_bytes(b"")
+    code, out = session(small_engine, "Where are offshore wind farms built?\n:help\n")
+    assert code == 0
+    assert out.startswith("Error: ") and "idf.npy" in out and "python -m bot build" in out
+    assert HELP in out  # still running

@@ -122,6 +122,7 @@ from pathlib import Path
 from bot.index import build_lock
 with build_lock(Path(sys.argv[1])):
     if os.fork() == 0:          # a child that outlives its parent, like an orphan worker
+        print("child running", flush=True)  # after the fork hooks: it has let go
         sys.stdin.read()
         os._exit(0)
     print("locked", flush=True)
@@ -139,7 +140,8 @@ def test_the_lock_is_not_inherited_by_forked_children(tmp_path):
         text=True,
     )
     try:
-        assert holder.stdout.readline() == "locked\n"
+        said = {holder.stdout.readline(), holder.stdout.readline()}
+        assert said == {"locked\n", "child running\n"}
         holder.wait(timeout=30)
         with index_mod.build_lock(index_dir):  # the orphan child is still alive here
             pass
@@ -484,3 +486,29 @@ def test_an_index_emptied_while_in_use_is_refused_not_read_past_its_end(small_co
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
     build(small_corpus)  # a plain build: the previous index fails its checks, full build
     assert "at sea" in engine.ask(question).text
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_a_failed_reload_says_still_serving_only_when_that_is_true(small_corpus, damaged):
+    import asyncio
+
+    from bot.telegram import admin
+    from bot.telegram.state import BotState, UserRateLimit
+
+    engine = Engine.open(settings_for(small_corpus))
+    engine.check_interval = 0
+    if damaged:
+        (engine.retriever.index.path / "idf.npy").write_bytes(b"")
+
+    def broken_rebuild(**_: object) -> None:
+        raise OSError("disk full")
+
+    engine.rebuild = broken_rebuild  # type: ignore[method-assign]
+    state = BotState(engine, engine.settings, UserRateLimit(20))
+    [(reply, _)] = asyncio.run(admin.rebuild(state))
+    assert reply.startswith("The rebuild failed (OSError: disk full)")
+    if damaged:
+        assert "still serving" not in reply
+        assert "damaged too" in reply and "python -m bot build --full" in reply
+    else:
+        assert reply.endswith("the previous index is still serving.")

@@ -90,11 +90,20 @@ async def rebuild(
             return [(texts.NOT_REBUILT.format(problem=exc), "")]
         except Exception as exc:
             log.exception("rebuild failed")
-            return [(texts.REBUILD_FAILED.format(kind=type(exc).__name__, problem=exc), "")]
+            failed = texts.REBUILD_FAILED.format(kind=type(exc).__name__, problem=exc)
+            return [(failed + _still_serving(state), "")]
     spans = describe(report)
     if report.build and state.engine.info.build_id != report.build:
-        spans.append((texts.NOT_LOADED, "b"))
+        spans.append((texts.NOT_LOADED + _still_serving(state), "b"))
     return spans
+
+
+def _still_serving(state: BotState) -> str:
+    """What the bot answers from after a failed rebuild: true only if that index is whole."""
+    damage = state.engine.damage()
+    if damage is None:
+        return texts.STILL_SERVING
+    return texts.SERVED_DAMAGED.format(problem=damage)
 
 
 async def on_document(update: Update, context: Context) -> None:

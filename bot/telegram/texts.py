@@ -108,8 +108,10 @@ TOO_FAST = (
     "Please try again in {wait} s."
 )
 NOT_REBUILT = "The index was not rebuilt: {problem}"
-REBUILD_FAILED = "The rebuild failed ({kind}: {problem}); the previous index is still serving."
-NOT_LOADED = "\nThe new index could not be loaded; still serving the old one."
+REBUILD_FAILED = "The rebuild failed ({kind}: {problem})"
+NOT_LOADED = "\nThe new index could not be loaded"
+STILL_SERVING = "; the previous index is still serving."
+SERVED_DAMAGED = "; the index in use is damaged too ({problem}). Run: python -m bot build --full"
 REPLACING = "Replacing…"
 CANCELLED = "Cancelled."
 KEPT = "Kept the existing {name}; your upload was dropped."
