@@ -122,10 +122,10 @@ from pathlib import Path
 from bot.index import build_lock
 with build_lock(Path(sys.argv[1])):
     if os.fork() == 0:          # a child that outlives its parent, like an orphan worker
-        print("child running", flush=True)  # after the fork hooks: it has let go
+        os.write(1, b"child running\\n")  # after the fork hooks: it has let go
         sys.stdin.read()
         os._exit(0)
-    print("locked", flush=True)
+    os.write(1, b"locked\\n")    # one write each: the two processes share the pipe
     os._exit(0)                 # dies holding the lock, as a killed build does
 """
 
@@ -449,7 +449,7 @@ def test_the_engine_keeps_serving_and_says_once_when_a_new_build_is_damaged(smal
 
 
 def test_files_are_fsynced_before_current_names_the_build(small_corpus, monkeypatch):
-    from bot.index import store
+    from bot.index import writer
 
     events: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -462,8 +462,8 @@ def test_files_are_fsynced_before_current_names_the_build(small_corpus, monkeypa
         events.append("replace " + os.path.basename(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(store.os, "fsync", fsync)
-    monkeypatch.setattr(store.os, "replace", replace)
+    monkeypatch.setattr(writer.os, "fsync", fsync)
+    monkeypatch.setattr(writer.os, "replace", replace)
     report = build(small_corpus)
     switch = events.index("replace CURRENT")
     synced = {e.split(" ", 1)[1] for e in events[:switch] if e.startswith("fsync")}

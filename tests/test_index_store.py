@@ -1,5 +1,5 @@
 """The index's on-disk format: what a build writes is what `load` reads, plain data,
-swapped atomically, and damage is named with the fix (`bot.index.store`)."""
+swapped atomically, and damage is named with the fix (`bot.index.store`, `reader`, `writer`)."""
 
 import json
 
@@ -8,7 +8,7 @@ import pytest
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
-from bot.index import store
+from bot.index import writer
 from bot.passages import split_documents
 
 
@@ -106,7 +106,7 @@ def test_a_failed_build_leaves_the_previous_index_serving(small_corpus, monkeypa
     def explode(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "_dump_json", explode)
+    monkeypatch.setattr(writer, "_dump_json", explode)
     with pytest.raises(OSError, match="No space"):
         build(small_corpus)
     assert (index_dir / "CURRENT").read_text().strip() == before

@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.documents import CorpusFileError, Document, Section, _md_inline, read_document
+from bot.documents import CorpusFileError, Document, Section, read_document
+from bot.documents.markdown import _md_inline
 from bot.passages import MAX_CHARS, split_document
 
 FUZZ = settings(
@@ -259,7 +260,7 @@ _LINE = st.lists(st.sampled_from(["secu", "rity", "EU", "wide", "Cyber", "x", "1
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_LINE.map("".join).map(str.strip).filter(bool), min_size=1, max_size=12))
 def test_hyphen_joining_matches_the_old_reflow(lines: list[str]) -> None:
-    from bot.documents import _SectionBuilder
+    from bot.documents.plain import _SectionBuilder
 
     lines = [" ".join(line.split()) for line in lines]
     source = "\n".join(lines) + "\nsecurity cyber-attacks EU-wide"
@@ -295,7 +296,7 @@ _TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(list("# \ta-|:x")), max_size=16).map("".join))
 def test_heading_and_table_rule_scanners_match_the_old_regular_expressions(line: str) -> None:
-    from bot.documents import _md_atx, _md_table_rule
+    from bot.documents.markdown import _md_atx, _md_table_rule
 
     match = _ATX.match(line)
     assert _md_atx(line) == ((len(match.group(1)), match.group(2) or "") if match else None)
@@ -317,14 +318,15 @@ _OLD_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(list(" \t=-*_+1.)[]xX>:ab\"')A!?é")), max_size=14).map("".join))
 def test_possessive_patterns_match_the_old_ones(line: str) -> None:
-    from bot import documents, passages
+    from bot import passages
+    from bot.documents import markdown, plain
 
     for name, old in _OLD_LINE_PATTERNS.items():
-        before, after = old.match(line), getattr(documents, name).match(line)
+        before, after = old.match(line), getattr(markdown, name).match(line)
         assert (before and (before.span(), before.groups())) == (
             after and (after.span(), after.groups())
         )
-    assert bool(_OLD_REF_DEF.match(line)) == bool(documents._MD_REF_DEF.match(line))
-    assert _OLD_WORD_FORMS.findall(line) == documents._WORD_FORMS.findall(line)
+    assert bool(_OLD_REF_DEF.match(line)) == bool(markdown._MD_REF_DEF.match(line))
+    assert _OLD_WORD_FORMS.findall(line) == plain._WORD_FORMS.findall(line)
     spans = [m.span() for m in passages._SENTENCE_END.finditer(line)]
     assert [m.span() for m in _OLD_SENTENCE_END.finditer(line)] == spans

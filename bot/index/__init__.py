@@ -23,17 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.index.errors import BuildInProgress, EmptyCorpus, IndexCorrupt, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
+from bot.index.reader import current_build, load, read_manifest
 from bot.index.stale import scan_corpus, stale_reason
-from bot.index.store import (
-    CURRENT,
-    FORMAT_VERSION,
-    Index,
-    SparseArrays,
-    StringTable,
-    current_build,
-    load,
-    read_manifest,
-)
+from bot.index.store import CURRENT, FORMAT_VERSION, Index, SparseArrays, StringTable
 
 if TYPE_CHECKING:
     from bot.index.builder import BuildReport, build, build_with

@@ -8,7 +8,7 @@
 3. `assemble`: join the parts into one `Collection` (one vocabulary, passages in
    corpus order); a part cut out of the previous index and one read anew give the
    same collection, so an incremental build equals a full one;
-4. weight it (`bot.index.weighting`) and write it (`bot.index.store.write`), under
+4. weight it (`bot.index.weighting`) and write it (`bot.index.writer.write`), under
    the build lock so that two builders never write at once.
 
 (The module is `builder`, not `build`, so that `bot.index.build` names one thing: the
@@ -34,20 +34,11 @@ import scipy.sparse as sp
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, read_parts, reuse_part
+from bot.index.reader import current_build, load, read_manifest
 from bot.index.stale import FileInfo, file_info, scan_corpus
-from bot.index.store import (
-    ANALYZER,
-    FORMAT_VERSION,
-    Collection,
-    Index,
-    StringTable,
-    current_build,
-    load,
-    read_manifest,
-    term_hash,
-    write,
-)
+from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hash
 from bot.index.weighting import bm25_weights
+from bot.index.writer import Collection, write
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -18,7 +18,8 @@ from typing import Any
 
 from bot.documents import CorpusFileError, corpus_files
 from bot.index.errors import EmptyCorpus, IndexCorrupt, IndexNotFound
-from bot.index.store import ANALYZER, current_build, read_manifest
+from bot.index.reader import current_build, read_manifest
+from bot.index.store import ANALYZER
 
 log = logging.getLogger(__name__)
 

@@ -37,14 +37,10 @@ and load side by side.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import mmap
 import os
-import shutil
-import time
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -55,13 +51,11 @@ import numpy as np
 
 from bot import analysis
 from bot import passages as passages_mod
-from bot.index.errors import REBUILD, IndexCorrupt, IndexNotFound, IndexProblem
+from bot.index.errors import REBUILD, IndexCorrupt
 from bot.passages import Passage
 
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
-    import scipy.sparse as sp
-
-    from bot.index.weighting import Weights
+    pass
 
 FORMAT_VERSION = 2  # 2: words.txt + words.counts.npy replace words.json
 CURRENT = "CURRENT"
@@ -333,6 +327,8 @@ class Index:
     @cached_property
     def terms(self) -> list[str]:
         """Column -> term, read from vocabulary.json on first use (rebuilds, tests)."""
+        from bot.index.reader import _load_terms  # the reader imports this module
+
         return _load_terms(self.path, int(self.manifest["terms"]))
 
     @property
@@ -358,6 +354,8 @@ class Index:
         Raises:
             IndexCorrupt: One of them is missing or damaged.
         """
+        from bot.index.reader import check_files  # the reader imports this module
+
         check_files(self.path, self.manifest, full=True)
         self.terms  # noqa: B018
         self._file_words  # noqa: B018
@@ -381,326 +379,7 @@ class Index:
         return float(smoothed_idf(self.manifest["passages"], 0.0))
 
 
-# ---------------------------------------------------------------------------- writing
-
-
-@dataclass(frozen=True)
-class Collection:
-    """The whole corpus as one collection, ready to weight and write.
-
-    Attributes:
-        lines: passages.jsonl lines, in corpus order; a passage's position is its line.
-        counts: passage x term raw counts, CSR.
-        terms: The term of each column, sorted.
-        term_hashes: `term_hash` of each term.
-        id_hashes: `term_hash` of each passage's id.
-        words: Surface word counts of the whole corpus, sorted by word.
-        file_words_lines: Each corpus file's filewords.jsonl line, in manifest order.
-    """
-
-    lines: list[bytes]
-    counts: sp.csr_matrix
-    terms: list[str]
-    term_hashes: np.ndarray
-    id_hashes: np.ndarray
-    words: Mapping[str, int]
-    file_words_lines: list[bytes]
-
-
-def write(
-    index_dir: Path, manifest: dict[str, Any], collection: Collection, weighted: Weights
-) -> Path:
-    """Writes a build folder beside the live one, then points CURRENT at it atomically.
-
-    Every file is fsynced before CURRENT names the build, and the folders after each
-    rename: after a power cut CURRENT names a complete build (the new one or the old),
-    never one whose files the disk had not yet written.
-    """
-    name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-    tmp = index_dir / f".tmp-{name}"
-    tmp.mkdir(parents=True)
-    try:
-        _write_files(tmp, manifest, collection, weighted)
-        final = index_dir / name
-        os.replace(tmp, final)
-        _fsync_folder(index_dir)
-        try:
-            previous = current_build(index_dir).name
-        except IndexProblem:
-            previous = ""
-        pointer = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
-        with open(pointer, "w", encoding="utf-8") as handle:
-            handle.write(name + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(pointer, index_dir / CURRENT)
-        _fsync_folder(index_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    # The previous build stays: a reader may have read CURRENT just before the swap.
-    _remove_old_builds(index_dir, keep={name, previous})
-    return final
-
-
-def _write_files(
-    folder: Path, manifest: dict[str, Any], collection: Collection, weighted: Weights
-) -> None:
-    """Writes every file of a build folder, the manifest last."""
-    write_lines(folder / "passages.jsonl", folder / "passages.offsets.npy", collection.lines)
-    _dump_json(folder / "vocabulary.json", collection.terms)
-    table = StringTable.of_hashes(collection.term_hashes)
-    if table is not None:
-        table.save(folder / "vocabulary.hashes.npy", folder / "vocabulary.columns.npy")
-    ids = StringTable.of_hashes(collection.id_hashes)
-    if ids is not None:
-        ids.save(folder / "passages.ids.hashes.npy", folder / "passages.ids.positions.npy")
-    # Split and zipped at load: a tenth of the time of parsing a JSON object of the
-    # same words (0.8 s for the 737,215 words of a million passages).
-    words = collection.words
-    (folder / "words.txt").write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
-    np.save(folder / "words.counts.npy", np.fromiter(words.values(), np.int64, len(words)))
-    write_lines(
-        folder / "filewords.jsonl", folder / "filewords.offsets.npy", collection.file_words_lines
-    )
-    np.save(folder / "idf.npy", weighted.idf)
-    for prefix, matrix in (("weights", weighted.weights), ("counts", collection.counts)):
-        np.save(folder / f"{prefix}.data.npy", matrix.data)
-        np.save(folder / f"{prefix}.indices.npy", matrix.indices.astype(np.int32))
-        np.save(folder / f"{prefix}.indptr.npy", matrix.indptr.astype(np.int64))
-    # The manifest goes last: a folder without one is never taken for an index. It
-    # holds every other file's checksums, taken as the files are fsynced.
-    checksums = {path.name: _checksum(path) for path in sorted(folder.iterdir())}
-    _dump_json(folder / "manifest.json", {**manifest, "checksums": checksums})
-    _fsync(folder / "manifest.json")
-    _fsync_folder(folder)
-
-
-def _dump_json(path: Path, value: Any) -> None:
-    # json.dumps, not json.dump: only the one-shot call uses the C encoder (10x faster).
-    path.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-
-
-def _checksum(path: Path) -> dict[str, Any]:
-    """A build file's size, hash of its ends and hash of all of it; fsyncs it on the way.
-
-    The file was just written, so reading it back comes from the page cache (about
-    1 GB/s of SHA-256 here: a second for the files of a million-passage index).
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-        os.fsync(handle.fileno())
-        size = handle.tell()
-        ends = _ends_hash(handle, size)
-    return {"size": size, "ends": ends, "sha256": digest.hexdigest()}
-
-
-def _ends_hash(handle: BinaryIO, size: int) -> str:
-    """SHA-256 of a file's first and last `_ENDS` bytes: where damage usually shows."""
-    handle.seek(0)
-    head = handle.read(_ENDS)
-    handle.seek(max(0, size - _ENDS))
-    return hashlib.sha256(head + handle.read(_ENDS)).hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Makes a folder's entries (a rename into it, a new file) durable."""
-    _fsync(folder)
-
-
-def _remove_old_builds(index_dir: Path, keep: set[str]) -> None:
-    for path in index_dir.iterdir():
-        if path.name.startswith(("build-", ".tmp-build-")) and path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------- loading
-
-
-def current_build(index_dir: Path) -> Path:
-    """The live build folder named by CURRENT.
-
-    Raises:
-        IndexNotFound: No index has been built in `index_dir`.
-    """
-    try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise IndexNotFound(f"No index in {index_dir}/. Run: python -m bot build") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"{index_dir / CURRENT} is unreadable ({exc}). {REBUILD}") from None
-    if not name or "/" in name or not name.startswith("build-"):
-        raise IndexCorrupt(f"{index_dir / CURRENT} does not name a build. {REBUILD}")
-    return index_dir / name
-
-
-def read_manifest(build_dir: Path) -> dict[str, Any]:
-    """Reads and checks a build's manifest.
-
-    Raises:
-        IndexCorrupt: Missing, unparsable, or of another format version.
-    """
-    path = build_dir / "manifest.json"
-    manifest: dict[str, Any] = _load_json(path, dict)
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexCorrupt(
-            f"{path} has index format {version!r}, this program reads format {FORMAT_VERSION}. "
-            f"{REBUILD}"
-        )
-    return manifest
-
-
-def check_files(build_dir: Path, manifest: Mapping[str, Any], full: bool = False) -> bool:
-    """Checks a build's files against the checksums its manifest records.
-
-    Each file's size and the hash of its first and last 64 KiB are checked: that
-    finds an emptied, truncated or extended file and a damaged .npy header (dtype,
-    shape), reading 128 KiB a file. `full` also hashes every byte (a flipped byte
-    anywhere): a build does that before it reuses anything from the previous index.
-
-    Returns:
-        False for a build written before checksums existed (format 2 all the same: it
-        loads unchecked rather than demanding a rebuild); True once checked.
-
-    Raises:
-        IndexCorrupt: A file is missing or differs from what the build wrote; names it.
-    """
-    checksums = manifest.get("checksums")
-    if checksums is None:
-        return False
-    if not isinstance(checksums, dict):
-        raise IndexCorrupt(f"{build_dir / 'manifest.json'} is damaged. {REBUILD}")
-    for name, expected in checksums.items():
-        _check_file(build_dir, name, expected, full)
-    return True
-
-
-def _check_file(build_dir: Path, name: str, expected: Any, full: bool) -> None:
-    path = build_dir / name
-    if "/" in name or name.startswith(".") or not isinstance(expected, dict):
-        raise IndexCorrupt(f"{build_dir / 'manifest.json'} is damaged. {REBUILD}")
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size != expected.get("size"):
-                raise IndexCorrupt(
-                    f"{path} is damaged: {size} bytes, the build wrote {expected.get('size')}. "
-                    f"{REBUILD}"
-                )
-            same = _ends_hash(handle, size) == expected.get("ends")
-            if same and full:
-                handle.seek(0)
-                same = hashlib.file_digest(handle, "sha256").hexdigest() == expected.get("sha256")
-    except FileNotFoundError:
-        raise IndexCorrupt(f"{path} is missing. {REBUILD}") from None
-    except OSError as exc:
-        raise IndexCorrupt(f"{path} is unreadable ({exc.strerror or exc}). {REBUILD}") from None
-    if not same:
-        raise IndexCorrupt(f"{path} is damaged: its bytes changed after the build. {REBUILD}")
-
-
-def load(index_dir: Path, full_check: bool = False) -> Index:
-    """Loads the current index, memory-mapping its arrays and checking every file.
-
-    Args:
-        index_dir: The index folder.
-        full_check: Hash every byte of every file, not only sizes and ends (see
-            `check_files`).
-
-    Raises:
-        IndexNotFound: Nothing built yet.
-        IndexCorrupt: A file is missing, truncated or inconsistent; names the file.
-    """
-    build_dir = current_build(index_dir)
-    manifest = read_manifest(build_dir)
-    checked = check_files(build_dir, manifest, full_check)
-    try:
-        index = _load_checked(build_dir, manifest)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        # Files that match their checksums but not each other: a damaged manifest.
-        raise IndexCorrupt(f"{build_dir} is inconsistent ({exc!r}). {REBUILD}") from None
-    return dataclasses.replace(index, checked=checked)
-
-
-def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
-    n, v = int(manifest["passages"]), int(manifest["terms"])
-    words = _load_words(build_dir)
-    idf = _load_array(build_dir / "idf.npy")
-    offsets = _load_array(build_dir / "passages.offsets.npy")
-    weights = _load_matrix(build_dir, "weights", "csc", (n, v))
-    counts = _load_matrix(build_dir, "counts", "csr", (n, v))
-    passages_path = build_dir / "passages.jsonl"
-    checks = [
-        (idf.shape == (v,), "idf.npy"),
-        (offsets.shape == (n + 1,), "passages.offsets.npy"),
-        (
-            passages_path.exists() and passages_path.stat().st_size == int(offsets[-1]),
-            "passages.jsonl",
-        ),
-    ]
-    for ok, name in checks:
-        if not ok:
-            raise IndexCorrupt(f"{build_dir / name} does not match the manifest. {REBUILD}")
-    vocabulary = _load_vocabulary(build_dir, v)
-    return Index(
-        build_dir,
-        manifest,
-        vocabulary,
-        idf,
-        weights,
-        counts,
-        words,
-        PassageStore(passages_path, offsets),
-        float(manifest["scoring"]["k1"]),
-        _load_passage_ids(build_dir, n),
-    )
-
-
-def _load_words(build_dir: Path) -> dict[str, int]:
-    """Surface word -> corpus count, from words.txt and words.counts.npy."""
-    path = build_dir / "words.txt"
-    names = _load_text(path).split("\n")
-    counts = _load_array(build_dir / "words.counts.npy")
-    if names.pop() != "" or counts.shape != (len(names),):
-        raise IndexCorrupt(f"{path} does not match words.counts.npy. {REBUILD}")
-    return dict(zip(names, counts.tolist(), strict=True))
-
-
-def _load_terms(build_dir: Path, size: int) -> list[str]:
-    """Column -> term, from vocabulary.json."""
-    path = build_dir / "vocabulary.json"
-    terms: list[str] = _load_json(path, list)
-    if len(terms) != size:
-        raise IndexCorrupt(f"{path} does not match the manifest. {REBUILD}")
-    return terms
-
-
-def _load_vocabulary(build_dir: Path, size: int) -> StringTable | dict[str, int]:
-    """The memory-mapped term table, or a dict from vocabulary.json if there is none."""
-    if not (build_dir / "vocabulary.hashes.npy").exists():
-        return {term: column for column, term in enumerate(_load_terms(build_dir, size))}
-    return StringTable.load(
-        build_dir / "vocabulary.hashes.npy", build_dir / "vocabulary.columns.npy", size
-    )
-
-
-def _load_passage_ids(build_dir: Path, size: int) -> StringTable | None:
-    """The passage-id table, or None for an index written without one (a collision)."""
-    hashes_path = build_dir / "passages.ids.hashes.npy"
-    if not hashes_path.exists():
-        return None
-    return StringTable.load(hashes_path, build_dir / "passages.ids.positions.npy", size)
+# ---------------------------------------------------------------------------- low-level reads
 
 
 def _load_text(path: Path) -> str:
@@ -734,21 +413,9 @@ def _load_array(path: Path) -> np.ndarray:
         raise IndexCorrupt(f"{path} is damaged ({exc or 'empty'}). {REBUILD}") from None
 
 
-def _load_matrix(
-    build_dir: Path, prefix: str, layout: Literal["csc", "csr"], shape: tuple[int, int]
-) -> SparseArrays:
-    """A CSC or CSR matrix (`layout`) from its three .npy files, left memory-mapped."""
-    data = _load_array(build_dir / f"{prefix}.data.npy")
-    indices = _load_array(build_dir / f"{prefix}.indices.npy")
-    indptr = _load_array(build_dir / f"{prefix}.indptr.npy")
-    major = shape[1] if layout == "csc" else shape[0]
-    minor = shape[0] if layout == "csc" else shape[1]
-    valid = (
-        indptr.shape == (major + 1,)
-        and data.shape == indices.shape
-        and int(indptr[-1]) == data.shape[0]
-        and (indices.size == 0 or int(indices.max()) < minor)
-    )
-    if not valid:
-        raise IndexCorrupt(f"{build_dir / prefix}.*.npy do not match the manifest. {REBUILD}")
-    return SparseArrays(layout, data, indices, indptr, shape)
+def _ends_hash(handle: BinaryIO, size: int) -> str:
+    """SHA-256 of a file's first and last `_ENDS` bytes: where damage usually shows."""
+    handle.seek(0)
+    head = handle.read(_ENDS)
+    handle.seek(max(0, size - _ENDS))
+    return hashlib.sha256(head + handle.read(_ENDS)).hexdigest()
