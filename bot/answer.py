@@ -74,7 +74,8 @@ _AGENTS = (
     "commission council parliament agency agencies committee board team department office "
     "government ministry minister president chair director manager officer authority "
     "authorities organisation organization union company service staff secretary member "
-    "members people person founder author leader head partners states"
+    "members people person founder author leader head partners states society sector "
+    "industry academia academics experts community stakeholders employer employees"
 )
 _NAME = re.compile(
     r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")\b"
@@ -172,7 +173,23 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     needed = _NEEDS.get(question.kind)
     if needed is None:
         return None
-    return needed.search(reply) is not None
+    return needed.search(_without_asked(question, reply)) is not None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _without_asked(question: Question, reply: str) -> str:
+    """The reply with the question's own words blanked out.
+
+    What the question names is not its answer: "How many cyberattacks hit Ukraine in
+    2022?" is not answered by a sentence whose only number is the 2022 it asked about,
+    nor "Who leads the PESCO team?" by one whose only name is PESCO.
+    """
+    asked = set(question.words)
+    return _WORD.sub(
+        lambda m: "x" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
+    )
 
 
 def is_fragment(sentences: tuple[str, ...]) -> bool:

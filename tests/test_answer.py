@@ -208,3 +208,16 @@ def test_a_specific_word_the_corpus_lacks_is_measured_as_absent(shipped_engine):
     assert inside["absent_specific"] == 0.0
     assert inside["quoted_specific"] == 1.0 > outside["quoted_specific"]
     assert outside["unquoted_specific"] >= outside["absent_specific"]
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "expected"),
+    [
+        ("How many cyberattacks hit Ukraine in 2022?", "In February 2022 Ukraine was hit.", False),
+        ("How many cyberattacks hit Ukraine in 2022?", "In 2022, 300 attacks hit Ukraine.", True),
+        ("Who leads the PESCO team?", "PESCO projects include the team.", False),
+        ("Who leads the PESCO team?", "The PESCO team is led by Lithuania.", True),
+    ],
+)
+def test_what_the_question_names_is_not_its_answer(question, reply, expected):
+    assert answers_the_kind(parse(question), reply) is expected
