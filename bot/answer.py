@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from bot import acronyms, analysis
+from bot import acronyms, analysis, wordlist
 from bot.model import AnswerModel
 from bot.passages import split_sentences
 from bot.question import Question
@@ -75,7 +75,8 @@ _AGENTS = (
     "commission council parliament agency agencies committee board team department office "
     "government ministry minister president chair director manager officer authority "
     "authorities organisation organization union company service staff secretary member "
-    "members people person founder author leader head partners states"
+    "members people person founder author leader head partners states society sector "
+    "industry academia academics experts community stakeholders employer employees"
 )
 _NAME = re.compile(
     r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")\b"
@@ -86,7 +87,12 @@ _PLACES = (
     "border coast island capital continent state province district county town village "
     "area site online abroad worldwide"
 )
-_PLACE = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b(?:" + "|".join(_PLACES.split()) + r")\b")
+# ... or a phrase that locates ("at sea", "in the office", "on site"): a locative
+# preposition before a word, not a number ("in 1954" is a date).
+_LOCATIVE = r"\b(?:at|in|on|near|inside|outside|within|across)\s+(?:the\s+|a\s+)?[^\W\d_]{2,}"
+_PLACE = re.compile(
+    r"(?<=\S\s)[A-Z][\w'’-]+|\b(?:" + "|".join(_PLACES.split()) + r")\b|" + _LOCATIVE
+)
 _NEEDS: dict[str, re.Pattern[str]] = {
     "when": _DATE,
     "how_many": _NUMBER,
@@ -189,7 +195,23 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     needed = _NEEDS.get(question.kind)
     if needed is None:
         return None
-    return needed.search(reply) is not None
+    return needed.search(_without_asked(question, reply)) is not None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _without_asked(question: Question, reply: str) -> str:
+    """The reply with the question's own words blanked out.
+
+    What the question names is not its answer: "How many cyberattacks hit Ukraine in
+    2022?" is not answered by a sentence whose only number is the 2022 it asked about,
+    nor "Who leads the PESCO team?" by one whose only name is PESCO.
+    """
+    asked = set(question.words)
+    return _WORD.sub(
+        lambda m: "_" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
+    )
 
 
 def is_fragment(sentences: tuple[str, ...]) -> bool:
@@ -433,6 +455,7 @@ def _acronym_draft(question: Question, search: Search, long_form: str, hit: Hit)
         score=1.0,
         coverage=1.0,
         sentence_coverage=1.0,
+        quoted_specific=1.0,
         margin=1.0,
         matched_rarity=1.0 if info else 0.0,
         acronym=1.0,
@@ -463,6 +486,13 @@ FEATURES = (
     "terms",  # log(1 + number of question words): short questions are vaguer
     "quoted_words",  # log(1 + number of question words in the quoted sentences)
     "lead",  # 1 when the reply quotes its passage's first sentence (often a definition)
+    # How specific the question's words are in general English (`wordlist.specificity`),
+    # which means the same on a corpus of 50 passages, where every word is "rare" to
+    # idf, and on one of a million: "Who won the 2022 world cup?" asks about "cup"
+    # (0.47), which the factsheet lacks; "What makes the EU ..." lacks only "makes" (0.38).
+    "absent_specific",  # specificity of the most specific question word the corpus lacks
+    "quoted_specific",  # share of the question's specificity the quoted sentences hold
+    "unquoted_specific",  # specificity of the most specific question word not quoted
 )
 
 
@@ -483,6 +513,10 @@ def features(
     matched = [v for s, v in info.items() if s in found]
     missing = [v for s, v in info.items() if s not in found and s not in search.form]
     met = answers_the_kind(question, " ".join(sentences))
+    specific = _specificity(question, search)
+    total = sum(specific.values()) or 1.0
+    absent = {analysis.stem(w) for w in search.unknown}
+    unquoted = [v for s, v in specific.items() if s not in quoted]
     return {
         "score": top,
         "coverage": search.coverage(found),
@@ -501,7 +535,21 @@ def features(
         "terms": math.log1p(len(info)),
         "quoted_words": math.log1p(len(quoted)),
         "lead": float(bool(sentences) and _analysed(hits[0].passage.text)[0][0] == sentences[0]),
+        "absent_specific": max((v for s, v in specific.items() if s in absent), default=0.0),
+        "quoted_specific": sum(v for s, v in specific.items() if s in quoted) / total,
+        "unquoted_specific": max(unquoted, default=0.0),
     }
+
+
+def _specificity(question: Question, search: Search) -> dict[str, float]:
+    """Each asked stem's English specificity (`wordlist.specificity`), form words left out.
+
+    A stem reached through a repair takes its corrected word's; one reached otherwise
+    (a compound's part) its stem's.
+    """
+    surface = {analysis.stem(w): w for w in question.content}
+    surface.update({analysis.stem(fixed): fixed for _, fixed in search.corrections})
+    return {s: wordlist.specificity(surface.get(s, s)) for s in search.info if s not in search.form}
 
 
 def compose(

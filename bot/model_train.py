@@ -6,8 +6,9 @@ its text holds one of the question's expected answers (case and punctuation igno
 as a user would judge it; a question with `"expected": []` has no right reply. A
 logistic regression on the standardised features gives the probability that a reply
 is right; it is cross-validated (by corpus when there are three corpora or more, so
-the figures say how it does on a corpus it has never seen), and the threshold that
-maximises the cross-validated F1 of answer triggering is stored with it.
+the figures say how it does on a corpus it has never seen), and the highest threshold
+whose cross-validated F1 of answer triggering is within `TOLERANCE` of the best is
+stored with it. Every corpus weighs the same in the fit (`group_weights`).
 """
 
 from __future__ import annotations
@@ -133,10 +134,20 @@ def triggering(
     return {"precision": precision, "recall": recall, "f1": f1, "answered": len(answered)}
 
 
+# Thresholds whose cross-validated F1 is within this of the best are equally good (half
+# a point is 2-3 questions of 900); among them the highest is kept, since a wrong answer
+# costs a user more than an honest "I could not find this". Measured on the five sets:
+# it moved the threshold from 0.28 to 0.36 for 0.4 points of F1, and raised the share of
+# unanswerable questions declined on each of the project's sets (see README).
+TOLERANCE = 0.005
+
+
 def best_threshold(rows: Sequence[Example], probabilities: Sequence[float]) -> float:
-    """The threshold that maximises answer-triggering F1 (the lowest of equals)."""
+    """The highest threshold whose answer-triggering F1 is within `TOLERANCE` of the best."""
     candidates = sorted({round(p, 3) for p in probabilities} | {0.5})
-    return max(candidates, key=lambda t: (triggering(rows, probabilities, t)["f1"], -t))
+    f1 = {t: triggering(rows, probabilities, t)["f1"] for t in candidates}
+    best = max(f1.values())
+    return max(t for t, v in f1.items() if v >= best - TOLERANCE)
 
 
 def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str, Any]]:
@@ -158,6 +169,7 @@ def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str,
         )
     x = np.array([r.values for r in rows], dtype=float)
     groups = np.array([r.group for r in rows])
+    weights = group_weights(groups.tolist())
     corpora = sorted(set(groups.tolist()))
     if len(corpora) >= 3:
         splits = list(GroupKFold(n_splits=min(folds, len(corpora))).split(x, labels, groups))
@@ -170,7 +182,7 @@ def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str,
     def out_of_fold(c: float) -> Any:
         predicted = np.zeros(len(rows))
         for train, test in splits:
-            model = _fit_one(x[train], labels[train], c, LogisticRegression)
+            model = _fit_one(x[train], labels[train], weights[train], c, LogisticRegression)
             predicted[test] = [model.probability(_named(v)) for v in x[test]]
         return predicted
 
@@ -201,7 +213,7 @@ def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str,
             for g in corpora
         },
     }
-    final = _fit_one(x, labels, c, LogisticRegression)
+    final = _fit_one(x, labels, weights, c, LogisticRegression)
     about = {"trained_on": report["corpora"], **{k: v for k, v in report.items() if k != "corpora"}}
     return (
         AnswerModel(
@@ -224,11 +236,28 @@ def calibration(labels: Sequence[int], predicted: Sequence[float], bins: int = 5
     return lines
 
 
-def _fit_one(x: Any, y: Any, c: float, regression: Any) -> AnswerModel:
+def group_weights(groups: Sequence[str]) -> Any:
+    """Sample weights giving every corpus the same total weight (mean weight 1).
+
+    Without them the largest set (WikiQA's 296 questions) sets the decision for all;
+    with them the model fits what holds across corpora. Measured by corpus-held-out
+    cross-validation on the five sets: answer-triggering F1 60.8 against 60.2
+    unweighted (the mean over corpora 61.6 against 60.9), at the F1-best thresholds.
+    """
+    import numpy as np
+
+    sizes: dict[str, int] = {}
+    for g in groups:
+        sizes[g] = sizes.get(g, 0) + 1
+    raw = np.array([1.0 / sizes[g] for g in groups])
+    return raw / raw.mean()
+
+
+def _fit_one(x: Any, y: Any, w: Any, c: float, regression: Any) -> AnswerModel:
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = regression(C=c, max_iter=1000).fit((x - mean) / scale, y)
+    model = regression(C=c, max_iter=1000).fit((x - mean) / scale, y, sample_weight=w)
     return AnswerModel(
         FEATURES,
         tuple(float(v) for v in mean),

@@ -1,15 +1,18 @@
-"""Common English words, to tell a typo from a word the corpus simply lacks.
+"""English word frequencies: a typo or a word the corpus lacks, and how specific a word is.
 
-The list is pyspellchecker's English dictionary (word frequencies from a large general
-corpus), shipped inside that package: no word list is kept by hand here. It is read
-once, lazily, the first time a question holds a word the corpus lacks (0.2 s, 26,000
-words kept), so questions the corpus knows every word of never pay for it.
+The counts are pyspellchecker's English dictionary (word frequencies from a large
+general corpus), shipped inside that package: no word list is kept by hand here. They
+are read once, lazily, by the first question answered (0.18 s, 160,572 words), and
+serve two ends: a common word is not "repaired" into a different corpus word, and the
+answer/abstain decision weighs the question's words by how specific they are in
+general English (`specificity`), a measure that holds on any corpus.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 from functools import lru_cache
 from importlib import resources
@@ -34,14 +37,40 @@ _SPELLINGS = (
 
 
 @lru_cache(maxsize=1)
-def common_words() -> frozenset[str]:
-    """The common English words, read once from pyspellchecker's dictionary."""
+def _counts() -> dict[str, int]:
+    """The English word counts pyspellchecker ships (160,572 words), read once."""
     try:
         data = resources.files("spellchecker").joinpath("resources/en.json.gz").read_bytes()
     except (ModuleNotFoundError, FileNotFoundError):
-        return frozenset()  # without the package every unknown word may be a typo, as before
-    counts = json.loads(gzip.decompress(data))
-    return frozenset(w for w, n in counts.items() if n >= COMMON_COUNT)
+        return {}  # without the package every unknown word may be a typo, as before
+    counts: dict[str, int] = json.loads(gzip.decompress(data))
+    return counts
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """The common English words, read once from pyspellchecker's dictionary."""
+    return frozenset(w for w, n in _counts().items() if n >= COMMON_COUNT)
+
+
+@lru_cache(maxsize=1)
+def _total() -> float:
+    return float(sum(_counts().values()) or 1)
+
+
+@lru_cache(maxsize=1 << 14)
+def specificity(word: str) -> float:
+    """How specific a lower-case word is in general English, in [0, 1].
+
+    Its idf over pyspellchecker's counts, divided by the highest possible: "the" 0.14,
+    "makes" 0.38, "treaties" 0.67; a word the dictionary lacks (a name, a number, an
+    acronym: "pesco", "2022") 1.0. Unlike a corpus's idf it means the same on any
+    corpus, also on a small one where every word is rare.
+    """
+    total = _total()
+    if total <= 1:
+        return 1.0
+    return math.log(total / (_counts().get(word, 0) + 1)) / math.log(total)
 
 
 def is_common(word: str) -> bool:

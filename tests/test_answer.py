@@ -182,3 +182,42 @@ def test_an_acronym_question_the_text_cannot_expand_counts_as_unmet(shipped_engi
     assert reply is not None
     assert reply.features["kind_unmet"] == 1.0
     assert not shipped_engine.ask("What does OSCE stand for?").answered
+
+
+def test_general_english_words_are_less_specific_than_rare_ones_and_names():
+    from bot.wordlist import specificity
+
+    assert specificity("the") < specificity("makes") < specificity("treaties")
+    assert specificity("pesco") == 1.0  # a word no English dictionary counts: a name
+    assert all(0.0 <= specificity(w) <= 1.0 for w in ("the", "cup", "2022", "zzzzqx"))
+
+
+def test_a_specific_word_the_corpus_lacks_is_measured_as_absent(shipped_engine):
+    retriever = shipped_engine.retriever
+
+    def features(text):
+        question = parse(text)
+        reply = answer_mod.draft(retriever, question, retriever.search(question, 3))
+        assert reply is not None
+        return reply.features
+
+    # "treaties" and "signed" are not in the factsheet; every word of the other is.
+    outside = features("Which human rights treaties has the EU signed?")
+    inside = features("Did the EU help Ukraine with cyber defence?")
+    assert outside["absent_specific"] >= 0.6
+    assert inside["absent_specific"] == 0.0
+    assert inside["quoted_specific"] == 1.0 > outside["quoted_specific"]
+    assert outside["unquoted_specific"] >= outside["absent_specific"]
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "expected"),
+    [
+        ("How many cyberattacks hit Ukraine in 2022?", "In February 2022 Ukraine was hit.", False),
+        ("How many cyberattacks hit Ukraine in 2022?", "In 2022, 300 attacks hit Ukraine.", True),
+        ("Who leads the PESCO team?", "PESCO projects include the team.", False),
+        ("Who leads the PESCO team?", "The PESCO team is led by Lithuania.", True),
+    ],
+)
+def test_what_the_question_names_is_not_its_answer(question, reply, expected):
+    assert answers_the_kind(parse(question), reply) is expected
