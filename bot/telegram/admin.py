@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import Chat, Document, Message, Update, User
 from telegram.constants import ChatType
@@ -31,6 +33,13 @@ from bot.telegram.state import BotState, Context, PendingUpload, state_of
 __all__ = ["download", "on_document", "on_reload", "on_stats", "on_upload_button", "rebuild"]
 
 log = logging.getLogger(__name__)
+
+# A rebuild still running after this many seconds is announced, so the admin is not
+# left waiting in silence (a rebuild of the shipped corpus takes a twentieth of it).
+SLOW_BUILD = 5.0
+REBUILDING = "Rebuilding the index; this is taking a while. I will reply when it is done."
+BUDGET_NOTE = " A file that takes longer than {budget:g} s to read is skipped."
+TIMED_OUT = "\nSkipped, as reading took longer than {budget:g} s: {names}"
 
 
 def _admin(state: BotState, user: User | None) -> bool:
@@ -56,11 +65,16 @@ async def on_reload(update: Update, context: Context) -> None:
     if not _admin(state, update.effective_user):
         await message.reply_html(texts.NOT_ALLOWED.format(command="/reload"))
         return
-    spans = await with_typing(message.chat, rebuild(state), state.typing_delay)
+    work = rebuild(state, notify=lambda text: send_text(message.chat, text, message))
+    spans = await with_typing(message.chat, work, state.typing_delay)
     await send_parts(message.chat, to_parts(spans), None, message)
 
 
-async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
+async def rebuild(
+    state: BotState,
+    after_running: bool = False,
+    notify: Callable[[str], Awaitable[None]] | None = None,
+) -> list[Span]:
     """Rebuilds the index in a worker thread (`Engine.rebuild`, which swaps it in); the reply.
 
     Args:
@@ -68,6 +82,10 @@ async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
         after_running: Wait for a rebuild this bot is already running, then build
             again (uploads, whose file must be indexed), instead of saying another
             build is in progress (/reload).
+        notify: Sends the admin a message: called with `REBUILDING` if the build is
+            still running after `SLOW_BUILD` seconds.
+
+    The reply names any file skipped for taking longer than BOT_FILE_TIMEOUT to read.
 
     A build another process holds the lock for, and any index error, become a reply;
     so does any other failure (logged with its traceback): the previous index stays.
@@ -75,8 +93,10 @@ async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
     if state.build_lock.locked() and not after_running:
         return [(texts.BUILD_BUSY, "")]
     async with state.build_lock:
+        work = asyncio.ensure_future(asyncio.to_thread(state.engine.rebuild, wait=False))
         try:
-            report = await asyncio.to_thread(state.engine.rebuild, wait=False)
+            await _tell_if_slow(work, notify, state.settings.file_timeout)
+            report = await work
         except index_mod.BuildInProgress:
             return [(texts.BUILD_BUSY, "")]
         except index_mod.IndexProblem as exc:
@@ -85,9 +105,27 @@ async def rebuild(state: BotState, after_running: bool = False) -> list[Span]:
             log.exception("rebuild failed")
             return [(texts.REBUILD_FAILED.format(kind=type(exc).__name__, problem=exc), "")]
     spans = texts.describe_build(report)
+    if report.timed_out:
+        names = ", ".join(report.timed_out)
+        spans.insert(1, (TIMED_OUT.format(budget=report.budget or 0, names=names), "b"))
     if report.build and state.engine.info.build_id != report.build:
         spans.append((texts.NOT_LOADED, "b"))
     return spans
+
+
+async def _tell_if_slow(
+    work: asyncio.Future[Any], notify: Callable[[str], Awaitable[None]] | None, budget: float
+) -> None:
+    """Waits up to `SLOW_BUILD` seconds for `work`; then, if it still runs, says so."""
+    if notify is None:
+        return
+    done, _ = await asyncio.wait({work}, timeout=SLOW_BUILD)
+    if done:
+        return
+    try:
+        await notify(REBUILDING + (BUDGET_NOTE.format(budget=budget) if budget else ""))
+    except TelegramError as exc:  # the reply after the build matters more
+        log.warning("could not say the rebuild is slow: %s", exc)
 
 
 async def on_document(update: Update, context: Context) -> None:
@@ -199,7 +237,8 @@ async def _save(
         await send_text(chat, texts.ALREADY_THERE.format(name=name), reply_to)
         return
     verb = "Replaced" if outcome == "replaced" else "Added"
-    spans = await with_typing(chat, rebuild(state, after_running=True), state.typing_delay)
+    work = rebuild(state, after_running=True, notify=lambda text: send_text(chat, text, reply_to))
+    spans = await with_typing(chat, work, state.typing_delay)
     saved: list[Span] = [
         (texts.SAVED.format(verb=verb, name=name, size=uploads.human_size(len(data))), "")
     ]
