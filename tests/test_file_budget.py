@@ -214,3 +214,39 @@ def test_a_negative_budget_is_refused() -> None:
         Settings.from_env({"BOT_FILE_TIMEOUT": "-1"})
     assert Settings.from_env({"BOT_FILE_TIMEOUT": "2.5"}).file_timeout == 2.5
     assert Settings.from_env({"BOT_FILE_TIMEOUT": "0"}).file_timeout == 0  # no limit
+
+
+def test_reload_announces_a_slow_build_and_names_the_skipped_file(
+    slow_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import telegram as tb
+    from bot.telegram import admin
+    from tests.fake_telegram import FakeTelegram
+    from tests.test_telegram import BotThread
+
+    monkeypatch.setattr(admin, "SLOW_BUILD", 0.0)  # announce every rebuild, however quick
+    huge = slow_corpus / "huge.txt"
+    held = huge.rename(slow_corpus.parent / "huge.txt")  # added after the bot starts
+    admin_id = 42
+    with FakeTelegram() as fake:
+        settings = settings_for(
+            slow_corpus,
+            file_timeout=BUDGET,
+            telegram_token=fake.token,
+            telegram_api_url=fake.api_url,
+            admin_ids=frozenset({admin_id}),
+        )
+        engine = Engine.open(settings)
+        bot = BotThread(tb.build_application(settings, engine, typing_delay=0.3)).start()
+        try:
+            held.rename(huge)
+            fake.push_text(admin_id, "/reload")
+            slow, done = fake.wait_for_messages(admin_id, 2, WAIT)
+        finally:
+            bot.stop()
+    assert slow["text"].startswith("Rebuilding the index; this is taking a while.")
+    assert "longer than 0.5 s to read is skipped" in slow["text"]
+    assert "Skipped, as reading took longer than 0.5 s: huge.txt" in done["text"]
+    assert "skipped 1 over the 0.5 s time budget: huge.txt" in done["text"]
+    assert our_workers() == []
+    assert_factsheet_answers(settings)
