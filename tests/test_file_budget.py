@@ -140,6 +140,29 @@ def test_a_file_over_the_budget_is_skipped_and_the_others_answer(
     assert "twelve airships" in Engine.open(settings).ask("How many airships?").text
 
 
+def test_an_unchanged_slow_file_is_not_read_again_until_a_full_build(
+    slow_corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(slow_corpus, file_timeout=BUDGET)
+    index_mod.build_with(settings, full=True)
+    (slow_corpus / "more.txt").write_text("MORE\n\nThe depot stores four balloons.\n")
+    with caplog.at_level(logging.WARNING):
+        again = index_mod.build_with(settings)  # as `--watch` does on every save
+    assert again.timed_out == ("huge.txt",)
+    assert again.added == ("more.txt",)
+    assert "huge.txt took longer than the 0.5 s time budget to read at the last build" in (
+        caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        full = index_mod.build_with(settings, full=True)
+    assert full.timed_out == ("huge.txt",)
+    assert "at the last build" not in caplog.text
+    assert "huge.txt took longer than the 0.5 s time budget to read and was skipped" in (
+        caplog.text
+    )
+
+
 def test_the_budget_holds_beside_other_threads_as_in_the_telegram_bot(slow_corpus: Path) -> None:
     # With other threads running, workers come from a forkserver instead of fork().
     stop = threading.Event()

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from bot.index.errors import EmptyCorpus, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, read_parts, reuse_part
-from bot.index.stale import FileInfo, file_info, scan_corpus
+from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
 from bot.index.store import (
     ANALYZER,
     FORMAT_VERSION,
@@ -159,6 +159,9 @@ def build(
         _check_has_text(corpus_dir, collection, skipped)
         weighted = bm25_weights(collection.counts, collection.terms, k1, b)
         manifest = _manifest(parts, skipped, collection, k1, b)
+        for entry in manifest["skipped"]:
+            if entry["path"] in timed_out:
+                entry["timed_out"] = budget  # not read again until it changes
         build_dir = write(index_dir, manifest, collection, weighted)
     hashes = {part.info.path: part.info.sha256 for part in parts}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
@@ -297,11 +300,12 @@ def _read(
     Progress counts files: the reused ones first (they are done already), then each
     file as it is read.
     """
-    unread = plan.unread
+    slow = _still_too_slow(plan, budget)
+    unread = [i for i in plan.unread if i not in slow]
     reads = read_parts(
         [plan.files[i] for i in unread], sum(plan.sizes[i] for i in unread), workers, budget
     )
-    outcomes = itertools.chain(plan.kept.items(), zip(unread, reads, strict=True))
+    outcomes = itertools.chain(plan.kept.items(), slow.items(), zip(unread, reads, strict=True))
     found: dict[int, FilePart] = {}
     skipped: list[FileInfo] = []
     timed_out: list[str] = []
@@ -321,6 +325,33 @@ def _read(
             if progress is not None:
                 progress(n, len(plan.files), 100 * done // total)
     return [found[i] for i in sorted(found)], skipped, tuple(timed_out)
+
+
+def _still_too_slow(plan: Plan, budget: float | None) -> dict[int, ReadTimedOut]:
+    """Files that overran the budget at the previous build and have not changed since.
+
+    They are skipped again without being read: otherwise every rebuild (`--watch`
+    rebuilds on every save) would spend the whole budget on each of them again. A full
+    build, or a larger budget, tries them again.
+    """
+    if plan.previous is None or budget is None:
+        return {}
+    entries = {
+        entry["path"]: entry
+        for entry in plan.previous.manifest.get("skipped", [])
+        if entry.get("timed_out", 0) >= budget
+    }
+    slow: dict[int, ReadTimedOut] = {}
+    for i in plan.unread:
+        path, name = plan.files[i]
+        if name not in entries:
+            continue
+        try:
+            if unchanged(path, entries[name]) is not None:
+                slow[i] = ReadTimedOut(name, budget, again=True)
+        except OSError:
+            continue  # read it: it fails at once with its own warning
+    return slow
 
 
 def _info_or_placeholder(path: Path, name: str) -> FileInfo:

@@ -58,19 +58,24 @@ class ReadTimedOut(CorpusFileError):
     """A file took longer to read, split and analyse than the time budget allows.
 
     A `CorpusFileError`, so anything that skips unreadable files skips it too; the
-    build report lists it apart, since it is not broken, only too slow.
+    build report lists it apart, since it is not broken, only too slow. `again` marks
+    a file skipped unread because it overran the budget at the previous build and has
+    not changed since.
     """
 
-    def __init__(self, name: str, budget: float) -> None:
-        super().__init__(
-            f"{name} took longer than the {budget:g} s time budget to read and was skipped; "
-            "split it into smaller files, or raise BOT_FILE_TIMEOUT"
-        )
-        self.name = name
-        self.budget = budget
+    def __init__(self, name: str, budget: float, again: bool = False) -> None:
+        if again:
+            why = (
+                f"{name} took longer than the {budget:g} s time budget to read at the last "
+                "build and has not changed since: skipped unread (a full build tries again)"
+            )
+        else:
+            why = f"{name} took longer than the {budget:g} s time budget to read and was skipped"
+        super().__init__(f"{why}; split it into smaller files, or raise BOT_FILE_TIMEOUT")
+        self.name, self.budget, self.again = name, budget, again
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ReadTimedOut, (self.name, self.budget))
+        return (ReadTimedOut, (self.name, self.budget, self.again))
 
 
 def worker_context() -> _Context:
@@ -209,14 +214,7 @@ class _Pool:
         except (EOFError, OSError):
             worker.process.join(1)
             name = self.files[worker.task][1]
-            code = worker.process.exitcode
-            self._retire(
-                worker,
-                CorpusFileError(
-                    f"{name}: the process reading it stopped (exit code {code}); "
-                    "it may be too large for the memory available"
-                ),
-            )
+            self._retire(worker, CorpusFileError(_died(name, worker.process.exitcode)))
             return
         self.done[worker.task] = outcome
         worker.task, worker.deadline = None, float("inf")
@@ -233,6 +231,13 @@ class _Pool:
         for worker in self.workers:
             _stop(worker)
         self.workers.clear()
+
+
+def _died(name: str, code: int | None) -> str:
+    """Why a worker stopped in the middle of a file, for the warning that skips it."""
+    if code == -signal.SIGKILL:
+        return f"{name}: the process reading it was killed; it may need more memory than there is"
+    return f"{name}: the process reading it stopped (exit code {code})"
 
 
 def _stop(worker: _Worker) -> None:
