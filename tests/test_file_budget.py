@@ -213,23 +213,56 @@ def test_the_command_line_build_skips_the_slow_file_and_leaves_no_process(
     assert "Permanent Structured Cooperation" in asked.stdout
 
 
-def test_workers_die_with_a_killed_build(slow_corpus: Path) -> None:
+# A build beside another thread, as the Telegram bot's /reload: workers come from a forkserver.
+BUILD_BESIDE_A_THREAD = """
+import sys, threading
+from pathlib import Path
+from bot import index
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+index.build(Path(sys.argv[1]), Path(sys.argv[2]), full=True, budget=600)
+"""
+
+
+@pytest.mark.parametrize("beside_a_thread", [False, True], ids=["forked", "forkserver"])
+def test_workers_die_with_a_killed_build(slow_corpus: Path, beside_a_thread: bool) -> None:
     tag = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
     env.update(PYTHONPATH=str(ROOT), BOT_FILE_TIMEOUT="600", **{TAG: tag})
+    index_dir = slow_corpus.parent / "index"
+    if beside_a_thread:
+        command = ["-c", BUILD_BESIDE_A_THREAD, str(slow_corpus), str(index_dir)]
+    else:
+        command = ["-m", "bot", "build", "--corpus", str(slow_corpus)]
     build = subprocess.Popen(
-        [sys.executable, "-m", "bot", "build", "--corpus", str(slow_corpus)],
+        [sys.executable, *command],
         cwd=slow_corpus.parent,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: set(tagged(tag)) - {build.pid}, "no worker started")
+        wait_until(lambda: reading(tag, build.pid), "no worker started")
     finally:
         build.send_signal(signal.SIGKILL)
         build.wait(WAIT)
     wait_until(lambda: tagged(tag) == [], "a worker outlived its build")
+
+
+def reading(tag: str, build: int) -> bool:
+    """Whether a worker of the tagged build runs: not the build, nor multiprocessing's helpers.
+
+    A forked worker is a child of the build; a forkserver's worker, a child of the server.
+    """
+    for pid in tagged(tag):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        helper = parent == build and b"from multiprocessing" in command
+        if pid != build and not helper:
+            return True
+    return False
 
 
 def test_a_negative_budget_is_refused() -> None:
