@@ -14,7 +14,7 @@ nothing re-imported. Forking a process that runs other threads (the Telegram bot
 deadlock the child on a lock another thread held, so there they come from a
 `forkserver` (a clean process, started once, that imports this module and forks
 workers on request; `spawn` where there is no forkserver). Measured on 200 files of
-2 KB (2 shared cores): 0.3-0.7 s read here, 0.5-0.9 s through forked workers, 0.8-1.1 s
+2 KB (2 shared cores): 0.3-0.7 s read here, 0.5-0.9 s through forked workers, 0.8-1.2 s
 through a forkserver started for the build (it then stays, ready for the next one).
 As with any forkserver or spawn start, a worker first imports the program's main module
 unless it is a package's `__main__` (`python -m bot`): a script that builds from beside
