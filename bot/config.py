@@ -52,6 +52,10 @@ class Settings:
             (TELEGRAM_WEBHOOK_SECRET); a random one is made when unset.
         max_upload_bytes: Largest document an admin may add through Telegram
             (BOT_MAX_UPLOAD_BYTES).
+        file_timeout: Seconds a build may spend reading, splitting and analysing one
+            file (BOT_FILE_TIMEOUT); a file that takes longer is skipped with a warning
+            and the build goes on, so no file can stall a build or a /reload. 0 turns
+            the limit off.
     """
 
     corpus_dir: Path = Path("corpus")
@@ -68,6 +72,7 @@ class Settings:
     telegram_send_rate: float = 30.0
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     max_upload_bytes: int = 10 * 1024 * 1024
+    file_timeout: float = 60.0
 
     @property
     def feedback_path(self) -> Path:
@@ -127,6 +132,8 @@ class Settings:
             raise ConfigError("BOT_TELEGRAM_SEND_RATE must be 0 (no cap) or more")
         if self.max_upload_bytes < 1:
             raise ConfigError("BOT_MAX_UPLOAD_BYTES must be at least 1")
+        if not self.file_timeout >= 0:  # also refuses nan
+            raise ConfigError("BOT_FILE_TIMEOUT must be 0 (no limit) or more seconds")
 
 
 def _parse(var: str, raw: str, kind: str) -> Any:
@@ -158,4 +165,5 @@ _ENV: tuple[tuple[str, str, str], ...] = (
     ("telegram_send_rate", "BOT_TELEGRAM_SEND_RATE", "float"),
     ("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET", "str"),
     ("max_upload_bytes", "BOT_MAX_UPLOAD_BYTES", "int"),
+    ("file_timeout", "BOT_FILE_TIMEOUT", "float"),
 )

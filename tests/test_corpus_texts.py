@@ -157,7 +157,9 @@ def test_an_upload_is_summed_up_in_one_line() -> None:
     assert texts.describe_upload("Added", "policy.md", "2 KB", report) == (
         "Added policy.md (2 KB); the index now has 25 passages (23 before)."
     )
-    both = BuildReport(3, 25, 100, 0.1, (), ("policy.md",), ("other.md",), (), 23)
+    both = BuildReport(
+        3, 25, 100, 0.1, (), added=("policy.md",), changed=("other.md",), previous_passages=23
+    )
     assert texts.describe_upload("Added", "policy.md", "2 KB", both).endswith(
         ", with 1 other file changed on disk."
     )

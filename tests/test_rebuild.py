@@ -1,6 +1,5 @@
 """Rebuilding after text updates: incremental, equal to full, atomic, picked up live."""
 
-import concurrent.futures
 import io
 import os
 import queue
@@ -124,12 +123,13 @@ def test_files_read_in_worker_processes_give_the_same_index(corpus, tmp_path, mo
     one = build(corpus, workers=1)
     monkeypatch.setattr(parts, "PARALLEL_BYTES", 0)  # small files, worker processes anyway
     submitted = []
-    submit = concurrent.futures.ProcessPoolExecutor.submit
-    monkeypatch.setattr(
-        concurrent.futures.ProcessPoolExecutor,
-        "submit",
-        lambda pool, fn, *args: submitted.append(args[1]) or submit(pool, fn, *args),
-    )
+    read_in_workers = parts.read_in_workers
+
+    def spy(files, away, *args):
+        submitted.extend(name for (_, name), sent in zip(files, away, strict=True) if sent)
+        return read_in_workers(files, away, *args)
+
+    monkeypatch.setattr(parts, "read_in_workers", spy)
     two = index_mod.build(corpus, tmp_path / "parallel", workers=2)
     assert sorted(submitted) == sorted(p.name for p in corpus.iterdir())
     assert (two.files, two.passages, two.skipped) == (one.files, one.passages, one.skipped)

@@ -17,6 +17,7 @@ function.)
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import platform
@@ -35,9 +36,10 @@ from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, read_parts, reuse_part
 from bot.index.reader import current_build, load, read_manifest
-from bot.index.stale import FileInfo, file_info, scan_corpus
+from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
 from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hash
 from bot.index.weighting import bm25_weights
+from bot.index.workers import ReadTimedOut
 from bot.index.writer import Collection, write
 
 if TYPE_CHECKING:
@@ -50,13 +52,20 @@ ProgressCallback = Callable[[int, int, int], None]
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did, for the one-line summary."""
+    """What a build did, for the one-line summary.
+
+    `skipped` names every file left out; `timed_out` those of them left out because
+    reading them took longer than `budget` seconds (BOT_FILE_TIMEOUT) rather than
+    because they are unreadable.
+    """
 
     files: int
     passages: int
     terms: int
     seconds: float
     skipped: tuple[str, ...]
+    timed_out: tuple[str, ...] = ()
+    budget: float | None = None
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
@@ -79,8 +88,14 @@ class BuildReport:
                 ", ".join(f"{len(names)} {kind}{_names(names)}" for kind, names in kinds)
                 + f"; {self.previous_passages} -> {self.passages} passages; {self.reused} reused"
             )
-        if self.skipped:
-            notes.append(f"skipped {len(self.skipped)} unreadable: {', '.join(self.skipped)}")
+        unreadable = [name for name in self.skipped if name not in self.timed_out]
+        if unreadable:
+            notes.append(f"skipped {len(unreadable)} unreadable: {', '.join(unreadable)}")
+        if self.timed_out:
+            notes.append(
+                f"skipped {len(self.timed_out)} over the {self.budget or 0:g} s time budget: "
+                + ", ".join(self.timed_out)
+            )
         return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -100,6 +115,7 @@ def build(
     full: bool = False,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    budget: float | None = 60.0,
 ) -> BuildReport:
     """Builds the index of `corpus_dir` into `index_dir` and makes it current.
 
@@ -118,6 +134,8 @@ def build(
         progress: Called after each file with (files done, files in all, percent of the
             corpus's bytes done), for a progress display.
         workers: Processes that read files (default: one per CPU; see `read_parts`).
+        budget: Seconds one file may take to read, split and analyse before it is
+            skipped (BOT_FILE_TIMEOUT, whose default this is); None for no limit.
 
     Raises:
         EmptyCorpus: No file in the corpus folder has any text.
@@ -127,11 +145,14 @@ def build(
     with build_lock(index_dir, wait=wait):
         before = _previous_manifest(index_dir)
         plan = plan_build(corpus_dir, index_dir, full)
-        parts, skipped = _read(plan, progress, workers)
+        parts, skipped, timed_out = _read(plan, progress, workers, budget)
         collection = assemble(parts, plan.previous)
         _check_has_text(corpus_dir, collection, skipped)
         weighted = bm25_weights(collection.counts, collection.terms, k1, b)
         manifest = _manifest(parts, skipped, collection, k1, b)
+        for entry in manifest["skipped"]:
+            if entry["path"] in timed_out:
+                entry["timed_out"] = budget  # not read again until it changes
         build_dir = write(index_dir, manifest, collection, weighted)
     hashes = {part.info.path: part.info.sha256 for part in parts}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
@@ -141,6 +162,8 @@ def build(
         terms=len(collection.terms),
         seconds=time.perf_counter() - started,
         skipped=tuple(f.path for f in skipped),
+        timed_out=timed_out,
+        budget=budget,
         added=tuple(sorted(set(hashes) - set(old))),
         changed=tuple(sorted(n for n in hashes if n in old and old[n] != hashes[n])),
         removed=tuple(sorted(set(old) - set(hashes))),
@@ -174,6 +197,7 @@ def build_with(
         wait=wait,
         full=full,
         progress=progress,
+        budget=settings.file_timeout or None,
     )
 
 
@@ -268,30 +292,69 @@ def _size(path: Path) -> int:
 
 
 def _read(
-    plan: Plan, progress: ProgressCallback | None, workers: int | None
-) -> tuple[list[FilePart], list[FileInfo]]:
-    """Reads the files the plan did not reuse; returns the parts and the skipped files.
+    plan: Plan, progress: ProgressCallback | None, workers: int | None, budget: float | None
+) -> tuple[list[FilePart], list[FileInfo], tuple[str, ...]]:
+    """Reads the files the plan did not reuse.
+
+    Returns:
+        The parts, the skipped files, and the names of those skipped for overrunning
+        the time budget.
 
     Progress counts files: the reused ones first (they are done already), then each
     file as it is read.
     """
-    unread = plan.unread
-    reads = read_parts([plan.files[i] for i in unread], sum(plan.sizes[i] for i in unread), workers)
-    outcomes = itertools.chain(plan.kept.items(), zip(unread, reads, strict=True))
+    slow = _still_too_slow(plan, budget)
+    unread = [i for i in plan.unread if i not in slow]
+    reads = read_parts(
+        [plan.files[i] for i in unread], sum(plan.sizes[i] for i in unread), workers, budget
+    )
+    outcomes = itertools.chain(plan.kept.items(), slow.items(), zip(unread, reads, strict=True))
     found: dict[int, FilePart] = {}
     skipped: list[FileInfo] = []
+    timed_out: list[str] = []
     total, done = sum(plan.sizes) or 1, 0
-    for n, (i, outcome) in enumerate(outcomes, 1):
-        if isinstance(outcome, FilePart):
-            found[i] = outcome
-        else:
-            path, name = plan.files[i]
-            log.warning("skipped %s: %s", name, outcome)
-            skipped.append(_info_or_placeholder(path, name))
-        done += plan.sizes[i]
-        if progress is not None:
-            progress(n, len(plan.files), 100 * done // total)
-    return [found[i] for i in sorted(found)], skipped
+    # Closed at once if the build stops half-way (Ctrl-C): that stops the workers.
+    with contextlib.closing(reads):
+        for n, (i, outcome) in enumerate(outcomes, 1):
+            if isinstance(outcome, FilePart):
+                found[i] = outcome
+            else:
+                path, name = plan.files[i]
+                log.warning("skipped %s: %s", name, outcome)
+                skipped.append(_info_or_placeholder(path, name))
+                if isinstance(outcome, ReadTimedOut):
+                    timed_out.append(name)
+            done += plan.sizes[i]
+            if progress is not None:
+                progress(n, len(plan.files), 100 * done // total)
+    return [found[i] for i in sorted(found)], skipped, tuple(timed_out)
+
+
+def _still_too_slow(plan: Plan, budget: float | None) -> dict[int, ReadTimedOut]:
+    """Files that overran the budget at the previous build and have not changed since.
+
+    They are skipped again without being read: otherwise every rebuild (`--watch`
+    rebuilds on every save) would spend the whole budget on each of them again. A full
+    build, or a larger budget, tries them again.
+    """
+    if plan.previous is None or budget is None:
+        return {}
+    entries = {
+        entry["path"]: entry
+        for entry in plan.previous.manifest.get("skipped", [])
+        if entry.get("timed_out", 0) >= budget
+    }
+    slow: dict[int, ReadTimedOut] = {}
+    for i in plan.unread:
+        path, name = plan.files[i]
+        if name not in entries:
+            continue
+        try:
+            if unchanged(path, entries[name]) is not None:
+                slow[i] = ReadTimedOut(name, budget, again=True)
+        except OSError:
+            continue  # read it: it fails at once with its own warning
+    return slow
 
 
 def _info_or_placeholder(path: Path, name: str) -> FileInfo:

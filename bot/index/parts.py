@@ -8,16 +8,10 @@ when there is enough text to pay for them.
 
 from __future__ import annotations
 
-import concurrent.futures
-import ctypes
 import dataclasses
 import logging
-import multiprocessing
 import os
-import signal
-import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +19,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from bot.documents import CorpusFileError, read_document
+from bot.documents import SUPPORTED_SUFFIXES, CorpusFileError, read_document
 from bot.index.stale import FileInfo, file_info, unchanged
 from bot.index.store import Index, file_words_to_line, passage_line, term_hash
 from bot.index.weighting import analyze_passages
+from bot.index.workers import read_in_workers
 from bot.passages import Passage, split_documents
 
 log = logging.getLogger(__name__)
@@ -36,7 +31,15 @@ log = logging.getLogger(__name__)
 # Reading files in worker processes pays once there is this much text to read: each
 # part travels back pickled, and a small build is over before workers would start.
 PARALLEL_BYTES = 16 * 1024 * 1024
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# A text file read in the build's own process, where no time budget can stop it, is at
+# most this large, and small enough for its slowest reading to take a tenth (SAFETY) of
+# the budget. The slowest text measured (every `make bench-robustness` case at 1.25 MB,
+# read, split and analysed, CPU time on a loaded machine): markdown `*` runs and HTML
+# nested 20,000 deep, 0.72 s/MB; plain prose 0.50 s/MB; 1.0 leaves room for a slower CPU.
+IN_PROCESS_BYTES = 1024 * 1024
+WORST_SECONDS_PER_MB = 1.0
+SAFETY = 10
+_TEXT_SUFFIXES = tuple(s for s in SUPPORTED_SUFFIXES if s != ".pdf")
 
 
 @dataclass(frozen=True)
@@ -134,61 +137,55 @@ def unique_ids(passages: list[Passage], name: str, path: Path) -> list[Passage]:
 
 
 def read_parts(
-    files: list[tuple[Path, str]], size: int, workers: int | None = None
-) -> Iterator[FilePart | Exception]:
+    files: list[tuple[Path, str]],
+    size: int,
+    workers: int | None = None,
+    budget: float | None = None,
+) -> Generator[FilePart | Exception, None, None]:
     """Reads, splits and analyses files, in corpus order; a file that fails yields its error.
 
+    Files that could overrun the time budget (`budget` seconds a file, None for no
+    limit) are read in worker processes that are killed when a file overruns it; the
+    file then yields `ReadTimedOut` (see `bot.index.workers`). Those are PDFs and text
+    files too large to be sure of: a small text file is read here, where the budget
+    is not enforced, because it cannot overrun it (see `_sure_to_finish`), and a
+    worker would only add its start-up and the part's trip back through a pipe.
+
     Reading and analysing is most of a build and each file is independent, so with
-    several files and enough text it runs in `workers` processes (default: one per
-    CPU), which brings a build of a million passages to about half the time on two
-    cores. The workers are forked, so they start at once and need nothing re-imported;
-    forking a process that runs other threads can deadlock the child (a lock held by
-    another thread stays held), so a build started beside other threads, such as the
-    Telegram bot's /reload, reads in its own process. `size` is the files' bytes in all.
+    several files and enough text every file is read in workers, `workers` of them
+    (default: one per CPU), which brings a build of a million passages to about half
+    the time on two cores. `size` is the files' bytes in all.
     """
     count = min(workers or os.cpu_count() or 1, len(files))
-    if count < 2 or size < PARALLEL_BYTES or threading.active_count() > 1:
+    if count >= 2 and size >= PARALLEL_BYTES:
+        away = [True] * len(files)
+    else:
+        away = [not _sure_to_finish(path, budget) for path, _ in files]
+    if not any(away):
         for path, name in files:
             yield _read_or_error(path, name)
         return
-    context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(
-        count, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
-    ) as pool:
-        futures = [pool.submit(_read_or_error, path, name) for path, name in files]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    yield from read_in_workers(files, away, _read_or_error, budget, count)
 
 
-def _worker_start(parent: int) -> None:
-    """Ties a worker's life to the build's: it dies with the parent, however that dies.
+def _sure_to_finish(path: Path, budget: float | None) -> bool:
+    """Whether reading the file here is sure to take a small part of the budget.
 
-    Without this, a parent killed mid-build (kill, kill -9, the out-of-memory killer)
-    left its workers blocked on a pipe, adopted by init, for good. The kernel sends
-    the worker SIGKILL when the parent dies (`PR_SET_PDEATHSIG`, Linux); if the parent
-    died before this ran, the worker already has another parent and leaves at once.
-    Ctrl-C reaches every process of the terminal's group: the parent handles it (and
-    stops the build); a worker ignores it rather than print a traceback of its own.
+    True for a text file (not a PDF, whose parser is not ours) of at most
+    `budget / SAFETY / WORST_SECONDS_PER_MB` megabytes, and at most `IN_PROCESS_BYTES`;
+    always True without a budget. Every text reader is linear in its input
+    (tests/test_readers_fuzz.py, `make bench-robustness`), so the size bounds the time.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _die_with_parent() -> None:
-    """Asks the kernel to SIGKILL this process when its parent dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return
+    if budget is None:
+        return True
+    if path.suffix.lower() not in _TEXT_SUFFIXES:
+        return False
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # no prctl: the parent's own cleanup must do
-        log.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+        size = path.stat().st_size
+    except OSError:
+        return True  # reading it fails at once: nothing to wait for
+    limit = min(IN_PROCESS_BYTES, budget / SAFETY / WORST_SECONDS_PER_MB * 1024 * 1024)
+    return size <= limit
 
 
 def _read_or_error(path: Path, name: str) -> FilePart | Exception:

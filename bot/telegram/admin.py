@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import Chat, Document, Message, Update, User
 from telegram.constants import ChatType
@@ -33,6 +34,13 @@ from bot.telegram.state import BotState, Context, PendingUpload, state_of
 __all__ = ["download", "on_document", "on_reload", "on_stats", "on_upload_button", "rebuild"]
 
 log = logging.getLogger(__name__)
+
+# A rebuild still running after this many seconds is announced, so the admin is not
+# left waiting in silence (a rebuild of the shipped corpus takes a twentieth of it).
+SLOW_BUILD = 5.0
+REBUILDING = "Rebuilding the index; this is taking a while. I will reply when it is done."
+BUDGET_NOTE = " A file that takes longer than {budget:g} s to read is skipped."
+TIMED_OUT = "\nSkipped, as reading took longer than {budget:g} s: {names}"
 
 
 def _admin(state: BotState, user: User | None) -> bool:
@@ -58,7 +66,8 @@ async def on_reload(update: Update, context: Context) -> None:
     if not _admin(state, update.effective_user):
         await message.reply_html(texts.NOT_ALLOWED.format(command="/reload"))
         return
-    spans = await with_typing(message.chat, rebuild(state), state.typing_delay)
+    work = rebuild(state, notify=lambda text: send_text(message.chat, text, message))
+    spans = await with_typing(message.chat, work, state.typing_delay)
     await send_parts(message.chat, to_parts(spans), None, message)
 
 
@@ -66,6 +75,7 @@ async def rebuild(
     state: BotState,
     after_running: bool = False,
     describe: Callable[[index_mod.BuildReport], list[Span]] = texts.describe_build,
+    notify: Callable[[str], Awaitable[None]] | None = None,
 ) -> list[Span]:
     """Rebuilds the index in a worker thread (`Engine.rebuild`, which swaps it in); the reply.
 
@@ -75,6 +85,10 @@ async def rebuild(
             again (uploads, whose file must be indexed), instead of saying another
             build is in progress (/reload).
         describe: Turns the build report into the reply (an upload's is one line).
+        notify: Sends the admin a message: called with `REBUILDING` if the build is
+            still running after `SLOW_BUILD` seconds.
+
+    The reply names any file skipped for taking longer than BOT_FILE_TIMEOUT to read.
 
     A build another process holds the lock for, and any index error, become a reply;
     so does any other failure (logged with its traceback): the previous index stays.
@@ -82,8 +96,10 @@ async def rebuild(
     if state.build_lock.locked() and not after_running:
         return [(texts.BUILD_BUSY, "")]
     async with state.build_lock:
+        work = asyncio.ensure_future(asyncio.to_thread(state.engine.rebuild, wait=False))
         try:
-            report = await asyncio.to_thread(state.engine.rebuild, wait=False)
+            await _tell_if_slow(work, notify, state.settings.file_timeout)
+            report = await work
         except index_mod.BuildInProgress:
             return [(texts.BUILD_BUSY, "")]
         except index_mod.IndexProblem as exc:
@@ -93,6 +109,9 @@ async def rebuild(
             failed = texts.REBUILD_FAILED.format(kind=type(exc).__name__, problem=exc)
             return [(failed + _still_serving(state), "")]
     spans = describe(report)
+    if report.timed_out:
+        names = ", ".join(report.timed_out)
+        spans.insert(1, (TIMED_OUT.format(budget=report.budget or 0, names=names), "b"))
     if report.build and state.engine.info.build_id != report.build:
         spans.append((texts.NOT_LOADED + _still_serving(state), "b"))
     return spans
@@ -104,6 +123,21 @@ def _still_serving(state: BotState) -> str:
     if damage is None:
         return texts.STILL_SERVING
     return texts.SERVED_DAMAGED.format(problem=damage)
+
+
+async def _tell_if_slow(
+    work: asyncio.Future[Any], notify: Callable[[str], Awaitable[None]] | None, budget: float
+) -> None:
+    """Waits up to `SLOW_BUILD` seconds for `work`; then, if it still runs, says so."""
+    if notify is None:
+        return
+    done, _ = await asyncio.wait({work}, timeout=SLOW_BUILD)
+    if done:
+        return
+    try:
+        await notify(REBUILDING + (BUDGET_NOTE.format(budget=budget) if budget else ""))
+    except TelegramError as exc:  # the reply after the build matters more
+        log.warning("could not say the rebuild is slow: %s", exc)
 
 
 async def on_document(update: Update, context: Context) -> None:
@@ -221,5 +255,6 @@ async def _save(
     def describe(report: index_mod.BuildReport) -> list[Span]:
         return [(texts.describe_upload(verb, name, size, report), "")]
 
-    spans = await with_typing(chat, rebuild(state, True, describe), state.typing_delay)
+    work = rebuild(state, True, describe, notify=lambda text: send_text(chat, text, reply_to))
+    spans = await with_typing(chat, work, state.typing_delay)
     await send_parts(chat, to_parts(spans), None, reply_to)
