@@ -211,8 +211,14 @@ class Question:
 
 
 def parse(text: str) -> Question:
-    """Reads a question once into the record every layer uses."""
-    words = analysis.words(text)
+    """Reads a question once into the record every layer uses.
+
+    What follows the last question mark with no letter in it ("What is PESCO? 37", a
+    stray count or key press) is not part of the question and is not searched.
+    """
+    asked, mark, tail = text.rpartition("?")
+    noise = bool(mark) and not any(ch.isalpha() for ch in tail)
+    words = analysis.words(asked if noise else text)
     acronym = _acronym(text)
     about = None if acronym else _WHAT_IS.match(text)
     form_verbs = {

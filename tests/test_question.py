@@ -95,3 +95,10 @@ def test_an_empty_message_is_empty():
 )
 def test_other_ways_of_asking_for_a_long_form(text, acronym):
     assert parse(text).acronym == acronym
+
+
+def test_what_follows_the_last_question_mark_without_letters_is_not_searched(shipped_engine):
+    assert parse("What is PESCO? 37").content == parse("What is PESCO?").content
+    assert "37" in parse("What happened in 37?").content  # a number asked about stays
+    answer = shipped_engine.ask("What is PESCO? 37")
+    assert answer.answered and "Permanent Structured Cooperation" in answer.text
