@@ -169,10 +169,7 @@ def top_candidates(
         _helper_free.release()
     positions = np.concatenate([other_positions, positions])
     best = np.concatenate([other_best, best])
-    if best.size > k:  # each half kept its own k best: keep those of both together
-        keep = best >= np.partition(best, best.size - k)[best.size - k]
-        positions, best = positions[keep], best[keep]
-    return positions, best
+    return _at_least_kth(positions, best, k)  # each half kept its own k best
 
 
 def _score(
@@ -220,10 +217,7 @@ def _score_numpy(
         parts, starts.tolist(), ends.tolist(), weights, strict=True
     ):
         best[np.searchsorted(positions, part)] += data[start:end] * weight
-    if best.size > k:
-        keep = best >= np.partition(best, best.size - k)[best.size - k]
-        positions, best = positions[keep], best[keep]
-    return positions, best
+    return _at_least_kth(positions, best, k)
 
 
 def _score_compiled(
@@ -248,3 +242,11 @@ def _score_compiled(
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
     count = kernels.accumulate(starts, ends, indices, data, weights, scores, touched)
     return kernels.collect(scores, touched, count, k)
+
+
+def _at_least_kth(positions: np.ndarray, best: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates scoring at least the k-th best score (ties with it all kept)."""
+    if best.size > k:
+        keep = best >= np.partition(best, best.size - k)[best.size - k]
+        positions, best = positions[keep], best[keep]
+    return positions, best

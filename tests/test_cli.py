@@ -44,45 +44,37 @@ def test_help_lists_every_subcommand_and_imports_nothing_heavy():
     assert "HEAVY []" in result.stdout
 
 
-def test_build_loads_no_search_machinery(project):
-    """`build` needs no loaded index: it must not pay for numba's start-up."""
+def _run_and_list_loaded(project, argv: list[str], modules: tuple[str, ...]) -> str:
+    """Runs `main(argv)` in a fresh interpreter; its output and which `modules` it loaded."""
     probe = (
         "import sys\n"
         "from bot.cli import main\n"
-        "code = main(['build'])\n"
-        "print('CODE', code, 'HEAVY', [m for m in ('numba', 'bot.engine') if m in sys.modules])\n"
+        f"code = main({argv!r})\n"
+        f"print('CODE', code, 'HEAVY', [m for m in {modules!r} if m in sys.modules])\n"
     )
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
         cwd=project,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=True,
-    )
-    assert "CODE 0 HEAVY []" in result.stdout
+    ).stdout
+
+
+def test_build_loads_no_search_machinery(project):
+    """`build` needs no loaded index: it must not pay for numba's start-up."""
+    out = _run_and_list_loaded(project, ["build"], ("numba", "bot.engine"))
+    assert "CODE 0 HEAVY []" in out
 
 
 def test_one_shot_ask_imports_only_what_answering_needs(project):
     """An answer from a built index needs neither scipy nor numba nor the build's code."""
     assert run_bot("build", cwd=project).returncode == 0
-    probe = (
-        "import sys\n"
-        "from bot.cli import main\n"
-        "code = main(['ask', 'What is PESCO?'])\n"
-        "build = ('scipy', 'numba', 'numpy.f2py', 'bot.index.builder', 'bot.index.weighting')\n"
-        "print('CODE', code, 'HEAVY', [m for m in build if m in sys.modules])\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=True,
-    )
-    assert "PESCO" in result.stdout
-    assert "CODE 0 HEAVY []" in result.stdout
+    build = ("scipy", "numba", "numpy.f2py", "bot.index.builder", "bot.index.weighting")
+    out = _run_and_list_loaded(project, ["ask", "What is PESCO?"], build)
+    assert "PESCO" in out
+    assert "CODE 0 HEAVY []" in out
 
 
 def test_build_prints_a_one_line_summary(project):
