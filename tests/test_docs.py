@@ -95,3 +95,24 @@ def test_readme_paths_and_benchmark_defaults_exist_inside_the_repository():
         path = (ROOT / name).resolve()
         assert path.is_relative_to(ROOT), name
         assert path.exists(), name
+
+
+def test_the_layout_table_names_only_files_that_exist():
+    section = README[README.index("## Development") :]
+    named = set(re.findall(r"`((?:bot|tests|bench|eval|deploy)/[\w./-]+)`", section))
+    assert len(named) >= 30
+    missing = sorted(name for name in named if not (ROOT / name).exists())
+    assert missing == []
+
+
+def test_every_module_has_a_place_in_the_layout_table():
+    section = README[README.index("## Development") :]
+    modules = [
+        p for p in (ROOT / "bot").rglob("*.py") if p.name not in ("__init__.py", "__main__.py")
+    ]
+    unnamed = sorted(
+        str(p.relative_to(ROOT))
+        for p in modules
+        if f"`{p.name}`" not in section and f"`{p.relative_to(ROOT)}`" not in section
+    )
+    assert unnamed == []
