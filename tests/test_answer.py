@@ -3,7 +3,9 @@ import json
 import pytest
 
 from bot import answer as answer_mod
-from bot.answer import answers_the_kind, best_sentences, is_fragment, source_line
+from bot import kinds
+from bot.answer import best_sentences, is_fragment, source_line
+from bot.kinds import answers_the_kind
 from bot.question import parse
 
 
@@ -137,7 +139,7 @@ def test_a_lead_in_whose_list_was_lost_is_declined(shipped_engine):
 
 def test_a_sentence_of_the_asked_kind_is_quoted_first():
     text = "Claims are submitted in the app. Claims must be submitted within 30 days."
-    needed = answer_mod._NEEDS["when"]
+    needed = kinds.NEEDS["when"]
     assert best_sentences(text, {"claim", "submit"}, 1, needed) == (
         "Claims must be submitted within 30 days.",
     )

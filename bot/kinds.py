@@ -1,0 +1,107 @@
+"""What each kind of question needs its answer to hold.
+
+A date for "when", a number for "how many/much", a name or a body for "who", a place
+for "where". Plain patterns over the reply text, read by the answer/abstain decision and by the
+choice of the quoted sentence (`bot.answer`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot import analysis
+from bot.question import Question
+
+# What each kind of question needs the reply to hold: "When was the UN founded?" is not
+# answered by a sentence that merely names the UN, "When does the office open?" is
+# answered by "9:00 to 17:30", "Who leads ENISA?" by a name or a body.
+_MONTHS = (
+    "january february march april may june july august september october november "
+    "december jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday weekday weekdays weekend"
+_TIME_WORDS = (
+    "spring summer autumn winter century centuries decade decades today tomorrow yesterday "
+    "since until till ago noon midnight morning mornings afternoon evening night daily weekly "
+    "monthly yearly annually deadline"
+)
+_UNITS_OF_TIME = "second minute hour day week fortnight month year decade century"
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred hundreds thousand thousands million millions billion billions "
+    "trillion dozen dozens half quarter third single double twice several few"
+)
+_DATE = re.compile(
+    r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
+    r"|\b\d{1,2}(?:[:.h]\d{2})\b|\b\d{1,2}\s*(?:a\.?m\b\.?|p\.?m\b\.?)"
+    r"|\b(?:" + "|".join((_MONTHS + " " + _WEEKDAYS + " " + _TIME_WORDS).split()) + r")s?\b"
+    r"|\b(?:\d+|an?|every|each|per|"
+    + "|".join(_NUMBER_WORDS.split())
+    + r")[\s-]+(?:"
+    + "|".join(_UNITS_OF_TIME.split())
+    + r")s?\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\d|[€$£¥%]|\b(?:" + "|".join(_NUMBER_WORDS.split()) + r"|percent)\b", re.I)
+# A name or a body: a capitalised word after a sentence's first word, an acronym, or a
+# word naming a role or an organisation.
+_AGENTS = (
+    "commission council parliament agency agencies committee board team department office "
+    "government ministry minister president chair director manager officer authority "
+    "authorities organisation organization union company service staff secretary member "
+    "members people person founder author leader head partners states society sector "
+    "industry academia academics experts community stakeholders employer employees"
+)
+_NAME = re.compile(
+    r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")\b"
+)
+_PLACES = (
+    "city cities country countries region regions street road building floor room office "
+    "north south east west northern southern eastern western located based headquarters "
+    "border coast island capital continent state province district county town village "
+    "area site online abroad worldwide"
+)
+# ... or a phrase that locates ("at sea", "in the office", "on site"): a locative
+# preposition before a word, not a number ("in 1954" is a date).
+_LOCATIVE = r"\b(?:at|in|on|near|inside|outside|within|across)\s+(?:the\s+|a\s+)?[^\W\d_]{2,}"
+_PLACE = re.compile(
+    r"(?<=\S\s)[A-Z][\w'’-]+|\b(?:" + "|".join(_PLACES.split()) + r")\b|" + _LOCATIVE
+)
+NEEDS: dict[str, re.Pattern[str]] = {
+    "when": _DATE,
+    "how_many": _NUMBER,
+    "how_much": _NUMBER,
+    "who": _NAME,
+    "where": _PLACE,
+}
+
+
+def answers_the_kind(question: Question, reply: str) -> bool | None:
+    """Whether the reply holds the kind of thing the question asks for.
+
+    None when the question's kind puts no condition on the reply ("what", "why",
+    yes/no); otherwise True or False: a date, time, weekday, month or duration for
+    "when"; a number or an amount for "how many/much"; a name or an organisation for
+    "who"; a place for "where".
+    """
+    needed = NEEDS.get(question.kind)
+    if needed is None:
+        return None
+    return needed.search(_without_asked(question, reply)) is not None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _without_asked(question: Question, reply: str) -> str:
+    """The reply with the question's own words blanked out.
+
+    What the question names is not its answer: "How many cyberattacks hit Ukraine in
+    2022?" is not answered by a sentence whose only number is the 2022 it asked about,
+    nor "Who leads the PESCO team?" by one whose only name is PESCO.
+    """
+    asked = set(question.words)
+    return _WORD.sub(
+        lambda m: "_" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
+    )
