@@ -228,7 +228,7 @@ def read_document(path: Path, doc: str) -> list[Document]:
     return [Document(doc, title, tuple(parse_plain_text(text)))]
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
+def corpus_files(corpus_dir: Path, unsupported: list[str] | None = None) -> list[Path]:
     """Lists the corpus files under a folder, recursively, in a stable order.
 
     Hidden files and folders (name starting with ".") are skipped: editors and version
@@ -238,6 +238,8 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 
     Args:
         corpus_dir: The corpus folder.
+        unsupported: If given, receives the relative names of visible files of a type
+            the bot cannot read (a .docx, a spreadsheet), for a build to name them.
 
     Returns:
         The files sorted by their path relative to `corpus_dir` (posix style), so that
@@ -260,7 +262,11 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     for root, dirs, files in os.walk(corpus_dir, onerror=warn):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.startswith(".") or not name.lower().endswith(SUPPORTED_SUFFIXES):
+            if name.startswith("."):
+                continue
+            if not name.lower().endswith(SUPPORTED_SUFFIXES):
+                if unsupported is not None:
+                    unsupported.append(Path(root, name).relative_to(corpus_dir).as_posix())
                 continue
             path = Path(root, name)
             if (

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.documents import CorpusFileError, corpus_files
+from bot.documents import SUPPORTED_SUFFIXES, CorpusFileError, corpus_files
 from bot.index.errors import EmptyCorpus, IndexCorrupt, IndexNotFound
 from bot.index.reader import current_build, read_manifest
 from bot.index.store import ANALYZER
@@ -46,13 +46,21 @@ def scan_corpus(corpus_dir: Path, warn: bool = False) -> list[tuple[Path, str]]:
 
     Args:
         corpus_dir: The corpus folder.
-        warn: Log a warning for each link left out (a build does; the frequent
-            listings of staleness checks and `--watch` do not).
+        warn: Log a warning for each link left out, and one line naming the files of
+            types the bot cannot read (a build does; the frequent listings of
+            staleness checks and `--watch` do not).
     """
+    unsupported: list[str] = []
     try:
-        paths = corpus_files(corpus_dir)
+        paths = corpus_files(corpus_dir, unsupported)
     except CorpusFileError as exc:
         raise EmptyCorpus(str(exc)) from None
+    if warn and unsupported:
+        log.warning(
+            "not indexed, of a type the bot cannot read (it reads %s): %s",
+            ", ".join(SUPPORTED_SUFFIXES),
+            ", ".join(sorted(unsupported)),
+        )
     root = Path(os.path.realpath(corpus_dir))
     files = []
     for path in paths:
