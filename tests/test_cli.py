@@ -84,6 +84,17 @@ def test_build_prints_a_one_line_summary(project):
     assert result.stdout.count("\n") == 1
 
 
+def test_the_summary_names_every_added_file_up_to_ten(project):
+    assert run_bot("build", cwd=project).returncode == 0
+    for n in range(12):
+        (project / "corpus" / f"note{n:02}.txt").write_text(f"Fact number {n} about topic {n}.")
+    line = run_bot("build", cwd=project).stdout
+    assert "12 added: note00.txt, note01.txt" in line
+    assert "note09.txt and 2 more" in line and "note10.txt" not in line
+    (project / "corpus" / "note00.txt").unlink()
+    assert "1 removed: note00.txt" in run_bot("build", cwd=project).stdout
+
+
 def test_first_ask_builds_the_index_and_says_so_on_stderr(project):
     result = run_bot("ask", "What is PESCO?", cwd=project)
     assert result.returncode == 0, result.stderr

@@ -99,11 +99,12 @@ class BuildReport:
         return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _names(names: tuple[str, ...], most: int = 3) -> str:
+def _names(names: tuple[str, ...], most: int = 10) -> str:
+    """The names of changed files for the one-line summary; past `most`, how many more."""
     if not names:
         return ""
-    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
-    return f": {shown}"
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return f": {', '.join(names[:most])}{more}"
 
 
 def build(
