@@ -311,7 +311,12 @@ def _sizes(index: index_mod.Index) -> tuple[tuple[str, int], ...]:
 
 @lru_cache(maxsize=4)
 def _info(index: index_mod.Index) -> IndexInfo:
-    """Facts about an index, worked out once per loaded index."""
+    """Facts about an index, worked out once per loaded index.
+
+    Its documents are the files that gave passages: an empty or unreadable file is in
+    the manifest (so that it is not read again) but answers nothing.
+    """
+    answering = [f for f in index.manifest["files"] if _passage_count(f) > 0]
     sections: dict[str, None] = {}
     for passage in index.passages:
         if passage.section:
@@ -323,10 +328,15 @@ def _info(index: index_mod.Index) -> IndexInfo:
         int(index.manifest["passages"]),
         str(index.manifest["built_at"]),
         index.build_id,
-        tuple(f["path"] for f in index.manifest["files"]),
+        tuple(f["path"] for f in answering),
         tuple(sections),
-        tuple(_title(index, f) for f in index.manifest["files"]),
+        tuple(_title(index, f) for f in answering),
     )
+
+
+def _passage_count(entry: dict[str, Any]) -> int:
+    start, end = entry.get("passages", (0, 0))
+    return int(end) - int(start)
 
 
 def _title(index: index_mod.Index, entry: dict[str, Any]) -> str:

@@ -61,3 +61,19 @@ def test_an_index_damaged_under_the_console_is_one_error_line_and_it_goes_on(sma
     assert code == 0
     assert out.startswith("Error: ") and "idf.npy" in out and "python -m bot build" in out
     assert HELP in out  # still running
+
+
+def test_sources_lists_only_documents_that_hold_text(tmp_path):
+    from tests.conftest import SMALL_TEXT, settings_for
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "energy.txt").write_text(SMALL_TEXT)
+    (corpus / "empty.md").write_text("   \n\n")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    from bot.engine import Engine
+
+    engine = Engine.open(settings_for(corpus))
+    code, out = session(engine, ":sources\n")
+    assert code == 0
+    assert out.split() == ["energy.txt"]
