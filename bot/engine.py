@@ -33,6 +33,8 @@ from bot.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
+EXAMPLES = 3  # questions a greeting, /start and /help may suggest
+
 
 @dataclass(frozen=True)
 class IndexInfo:
@@ -247,8 +249,8 @@ class Engine:
         search = retriever.search(question, k)
         return compose(question, search, draft(retriever, question, search), *self._model())
 
-    def examples(self, retriever: Retriever | None = None, count: int = 3) -> tuple[str, ...]:
-        """Questions made from the headings that this engine answers, for suggestions.
+    def examples(self, retriever: Retriever | None = None) -> tuple[str, ...]:
+        """Up to `EXAMPLES` questions made from the headings that this engine answers.
 
         Each candidate is asked once per index (a few milliseconds each) and kept only
         if it is answered, so a greeting never suggests a question the bot declines.
@@ -258,14 +260,14 @@ class Engine:
         if self._examples is None or self._examples[0] != build:
             if self.damage() is not None:  # reading a damaged mapped file could crash
                 return ()
+            k = self.settings.top_k
             kept: list[str] = []
             for phrasings in suggestions.candidate_questions(_info(retriever.index))[:15]:
-                k = self.settings.top_k
                 answered = (t for t in phrasings if self._answer(retriever, parse(t), k).answered)
                 first = next(answered, None)
                 if first is not None:
                     kept.append(first)
-                if len(kept) == count:
+                if len(kept) == EXAMPLES:
                     break
             self._examples = (build, tuple(kept))
         return self._examples[1]

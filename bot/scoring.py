@@ -140,7 +140,7 @@ def top_candidates(
     if (
         total == 0
         or total < SPLIT_POSTINGS
-        or (_kernels is None and total < COLD_POSTINGS)
+        or _numpy_for(total)  # numpy's path has no halves to split
         or (os.cpu_count() or 1) < 2
         or not _helper_free.acquire(blocking=False)
     ):
@@ -183,12 +183,18 @@ def _score(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores the given postings with the compiled loop, or numpy until it is loaded."""
-    kernels = _kernels
-    if kernels is None and total < COLD_POSTINGS:
+    if _numpy_for(total):
         return _score_numpy(indices, data, starts, ends, weights, k)
-    return _score_compiled(
-        kernels or compiled(), indices, data, starts, ends, weights, n_passages, total, k
-    )
+    return _score_compiled(compiled(), indices, data, starts, ends, weights, n_passages, total, k)
+
+
+def _numpy_for(total: int) -> bool:
+    """Whether `total` postings are summed with numpy rather than the compiled loop.
+
+    True while the loop is not loaded and loading it would cost more than numpy does
+    (`COLD_POSTINGS`).
+    """
+    return _kernels is None and total < COLD_POSTINGS
 
 
 def _score_numpy(
