@@ -31,24 +31,28 @@ def _compiled(function: F) -> F:
 
 
 @_compiled
-def accumulate(starts, ends, indices, data, weights, scores, touched):
-    """Adds weight x value of postings `starts[j]:ends[j]` of each question term j.
+def accumulate(starts, ends, indices, counts, norms, weights, scores, touched):
+    """Adds the BM25 weight of postings `starts[j]:ends[j]` of each question term j.
 
-    Returns how many passages it touched, listed in `touched`.
+    A posting's weight is weights[j] * tf / (tf + norms[passage]), where weights[j] is
+    the question's weight for the term times its idf times (k1 + 1): the index stores
+    counts, not weights (see `bot.index.weighting.Weights`). Returns how many passages
+    it touched, listed in `touched`.
 
-    Sums are float32, like the stored weights: half the memory traffic of float64 on
-    an accumulator that is read at random. Every stored value is positive (idf > 0 and
-    tf > 0), so a zero score marks a passage not yet touched.
+    Sums are float32, like the norms: half the memory traffic of float64 on arrays
+    read at random. Every weight is positive (idf > 0 and tf > 0), so a zero score
+    marks a passage not yet touched.
     """
     count = 0
     for j in range(starts.size):
         weight = weights[j]
         for p in range(starts[j], ends[j]):
             passage = indices[p]
+            tf = np.float32(counts[p])
             value = scores[passage]
             touched[count] = passage
             count += value == 0.0
-            scores[passage] = value + data[p] * weight
+            scores[passage] = value + weight * tf / (tf + norms[passage])
     return count
 
 

@@ -288,7 +288,7 @@ class Engine:
         Only when the index is large enough for a question to need it: on a small
         corpus numpy answers every question and the second of loading is not worth it.
         """
-        if self._retriever.index.weights.nnz < scoring.WARM_POSTINGS:
+        if self._retriever.index.postings.nnz < scoring.WARM_POSTINGS:
             return None
         thread = threading.Thread(target=scoring.warm_up, name="warm-up", daemon=True)
         thread.start()
@@ -297,7 +297,7 @@ class Engine:
 
 # The files a question reads through a memory map (the rest serve rebuilds or are
 # read whole at load); a size check of each costs a stat.
-_MAPPED = ("idf.npy", "weights.", "vocabulary.", "passages.")
+_MAPPED = ("idf.npy", "norms.npy", "postings.", "vocabulary.", "passages.")
 
 
 @lru_cache(maxsize=4)

@@ -268,30 +268,40 @@ class Retriever:
         if not counts:
             return []
         columns = np.fromiter((column_of[t] for t in counts), dtype=np.int64)
+        # The question's weight of each term times the term's idf and (k1 + 1): with
+        # the count and the passage's norm, a posting's BM25 weight (`bot.scoring`).
+        strength = index.k1 + 1.0
         weights = np.fromiter(
-            (n * (BIGRAM_WEIGHT if " " in t else 1.0) for t, n in counts.items()),
+            (
+                n * (BIGRAM_WEIGHT if " " in t else 1.0) * float(index.idf[column_of[t]]) * strength
+                for t, n in counts.items()
+            ),
             dtype=np.float32,
             count=len(counts),
         )
-        candidates, scores = scoring.top_candidates(index.weights, columns, weights, k)
+        postings = index.postings
+        candidates, scores = scoring.top_candidates(postings, index.norms, columns, weights, k)
         # Every passage tying the k-th best is among the candidates, so ties at the cut
         # are settled here, by corpus position, not by the selection's whims.
         best = np.lexsort((candidates, -scores))[:k]
         top, top_scores = candidates[best], scores[best]
         ceiling = self._ceiling(terms)
-        # Which of the question's terms each hit holds: look its row up among the
-        # question's own columns (slicing the arrays directly: asking scipy for a row
-        # of a memory-mapped matrix copies the whole matrix).
-        counts_matrix = index.counts
+        # Which of the question's terms each hit holds: a binary search of each term's
+        # postings (sorted by passage) for all the hits at once.
+        present: list[set[str]] = [set() for _ in range(top.size)]
+        for term, column in column_of.items():
+            listed = postings.indices[postings.indptr[column] : postings.indptr[column + 1]]
+            if listed.size == 0:
+                continue
+            at = np.minimum(np.searchsorted(listed, top), listed.size - 1)
+            for i in np.flatnonzero(listed[at] == top).tolist():
+                present[i].add(term)
         hits = []
-        for position, score in zip(top.tolist(), top_scores.tolist(), strict=True):
-            start, end = counts_matrix.indptr[position], counts_matrix.indptr[position + 1]
-            row = set(counts_matrix.indices[start:end].tolist())
-            present = {t for t, c in column_of.items() if c in row}
+        for held, position, score in zip(present, top.tolist(), top_scores.tolist(), strict=True):
             for compound, parts in compounds.items():
-                if compound in present:
-                    present.update(parts)
-            matched = frozenset(s for s in search.info if s in present)
+                if compound in held:
+                    held.update(parts)
+            matched = frozenset(s for s in search.info if s in held)
             passage = index.passages[position]
             hits.append(Hit(passage, score / ceiling, search.coverage(matched), matched))
         return hits

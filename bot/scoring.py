@@ -35,7 +35,7 @@ class Columns(Protocol):
 
     @property
     def data(self) -> np.ndarray:
-        """The weights, column after column."""
+        """The term counts, column after column."""
         ...
 
     @property
@@ -90,11 +90,11 @@ def warm_up() -> None:
     _score_compiled(  # one column holding both of two passages
         kernels,
         np.array([0, 1], dtype=np.int32),
+        np.ones(2, dtype=np.uint8),
         np.ones(2, dtype=np.float32),
         np.array([0]),
         np.array([2]),
         np.ones(1, np.float32),
-        2,
         2,
         1,
     )
@@ -108,7 +108,7 @@ _helper_free = threading.Semaphore(1)
 
 
 def top_candidates(
-    matrix: Columns, columns: np.ndarray, weights: np.ndarray, k: int
+    matrix: Columns, norms: np.ndarray, columns: np.ndarray, weights: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every passage scoring at least the k-th best score for these weighted columns.
 
@@ -118,11 +118,15 @@ def top_candidates(
     about half the time. Each half returns its own best; the k best overall, and all
     ties with the k-th, are among them, and the rest are dropped.
 
+    A posting with count tf in passage p scores weights[j] * tf / (tf + norms[p]):
+    BM25's saturated tf when weights[j] is idf * (k1 + 1) times the question's weight.
+
     Args:
-        matrix: The passage x term weights in CSC form (a column lists a term's
-            passages in order).
+        matrix: The passage x term counts in CSC form (a column lists a term's
+            passages in order); any integer or float type.
+        norms: Each passage's length norm, float32 (`weighting.length_norm`).
         columns: The question's term columns.
-        weights: The question's weight for each column.
+        weights: The question's weight for each column, idf and (k1 + 1) included.
         k: How many best passages are wanted; ties with the k-th are all returned.
 
     Returns:
@@ -144,7 +148,7 @@ def top_candidates(
         or (os.cpu_count() or 1) < 2
         or not _helper_free.acquire(blocking=False)
     ):
-        return _score(indices, data, starts, ends, weights, matrix.shape[0], total, k)
+        return _score(indices, data, norms, starts, ends, weights, total, k)
     try:
         # Cut at the passage where the longest term's postings are half done: postings
         # of all terms then split about evenly.
@@ -158,12 +162,8 @@ def top_candidates(
             dtype=np.int64,
         )
         low = int((cuts - starts).sum())
-        first = _helper.submit(
-            _score, indices, data, starts, cuts, weights, matrix.shape[0], low, k
-        )
-        positions, best = _score(
-            indices, data, cuts, ends, weights, matrix.shape[0], total - low, k
-        )
+        first = _helper.submit(_score, indices, data, norms, starts, cuts, weights, low, k)
+        positions, best = _score(indices, data, norms, cuts, ends, weights, total - low, k)
         other_positions, other_best = first.result()
     finally:
         _helper_free.release()
@@ -175,17 +175,17 @@ def top_candidates(
 def _score(
     indices: np.ndarray,
     data: np.ndarray,
+    norms: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
-    n_passages: int,
     total: int,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores the given postings with the compiled loop, or numpy until it is loaded."""
     if _numpy_for(total):
-        return _score_numpy(indices, data, starts, ends, weights, k)
-    return _score_compiled(compiled(), indices, data, starts, ends, weights, n_passages, total, k)
+        return _score_numpy(indices, data, norms, starts, ends, weights, k)
+    return _score_compiled(compiled(), indices, data, norms, starts, ends, weights, total, k)
 
 
 def _numpy_for(total: int) -> bool:
@@ -200,6 +200,7 @@ def _numpy_for(total: int) -> bool:
 def _score_numpy(
     indices: np.ndarray,
     data: np.ndarray,
+    norms: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
@@ -208,7 +209,8 @@ def _score_numpy(
     """The compiled loop's result, in numpy: the touched passages, summed term by term.
 
     Each column lists a passage at most once, so one fancy-index add per term sums it
-    in float32 in the loop's order, and the scores equal the loop's to the bit.
+    in float32 with the loop's operations in the loop's order, and the scores equal
+    the loop's to the bit.
     """
     parts = [indices[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
     if not parts or sum(part.size for part in parts) == 0:
@@ -222,7 +224,8 @@ def _score_numpy(
     for part, start, end, weight in zip(
         parts, starts.tolist(), ends.tolist(), weights, strict=True
     ):
-        best[np.searchsorted(positions, part)] += data[start:end] * weight
+        tf = data[start:end].astype(np.float32)
+        best[np.searchsorted(positions, part)] += weight * tf / (tf + norms[part])
     return _at_least_kth(positions, best, k)
 
 
@@ -230,14 +233,15 @@ def _score_compiled(
     kernels: Any,
     indices: np.ndarray,
     data: np.ndarray,
+    norms: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
-    n_passages: int,
     total: int,
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accumulates the given postings in this thread's buffers and collects the best."""
+    n_passages = norms.size
     scores = getattr(_local, "scores", None)
     if scores is None or scores.size != n_passages:
         scores = _local.scores = np.zeros(n_passages, dtype=np.float32)
@@ -246,7 +250,7 @@ def _score_compiled(
     touched = getattr(_local, "touched", None)
     if touched is None or touched.size < total:
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
-    count = kernels.accumulate(starts, ends, indices, data, weights, scores, touched)
+    count = kernels.accumulate(starts, ends, indices, data, norms, weights, scores, touched)
     return kernels.collect(scores, touched, count, k)
 
 

@@ -354,11 +354,11 @@ def _retype(path: Path) -> None:  # float32 read as int32: same size, other numb
 
 DAMAGE = {
     "empty-idf": ("idf.npy", lambda p: p.write_bytes(b"")),
-    "truncated-weights": ("weights.indices.npy", _cut),
+    "truncated-postings": ("postings.indices.npy", _cut),
     "flipped-passages": ("passages.jsonl", _flip_middle),
-    "flipped-counts-indptr": ("counts.indptr.npy", _flip_middle),
+    "flipped-postings-indptr": ("postings.indptr.npy", _flip_middle),
     "flipped-offsets": ("passages.offsets.npy", _flip_middle),
-    "retyped-weights": ("weights.data.npy", _retype),
+    "retyped-norms": ("norms.npy", _retype),
 }
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
-from bot.index import writer
+from bot.index import weighting, writer
+from bot.index.store import BIGRAM_MIN_DF
 from bot.passages import split_documents
 
 
@@ -22,12 +23,17 @@ def test_index_round_trips_exactly_through_save_and_load(small_corpus):
     documents = [d for p in corpus_files(small_corpus) for d in read_document(p, p.name)]
     expected = split_documents(documents)
     counts, terms, words = index_mod.analyze_passages(expected)
-    weights, idf = index_mod.bm25_weights(counts, terms, 1.2, 0.75)
+    counts = weighting.prune_bigrams(counts, terms, BIGRAM_MIN_DF)
+    kept = np.unique(counts.indices)
+    counts, terms = counts[:, kept], [terms[c] for c in kept]  # the build drops unused terms
+    postings, idf, norms = index_mod.bm25_weights(counts, terms, 1.2, 0.75)
     assert list(loaded.passages) == expected
     assert loaded.terms == terms
     assert loaded.words == dict(words)
     np.testing.assert_array_equal(loaded.idf, idf)
-    assert (loaded.weights.to_scipy() != weights).nnz == 0
+    np.testing.assert_array_equal(loaded.norms, norms)
+    assert loaded.postings.data.dtype == np.uint8
+    assert (loaded.postings.to_scipy() != postings).nnz == 0
     assert (loaded.counts.to_scipy() != counts).nnz == 0
     assert loaded.manifest["files"][0]["path"] == "energy.txt"
 
@@ -65,11 +71,11 @@ def test_missing_index_says_how_to_build(tmp_path):
             (d / "vocabulary.hashes.npy").read_bytes()[:-8]
         ),
         lambda d: (d / "passages.jsonl").write_bytes(b"truncated"),
-        lambda d: (d / "weights.data.npy").write_bytes(b"\x93NUMPY garbage"),
+        lambda d: (d / "postings.data.npy").write_bytes(b"\x93NUMPY garbage"),
         lambda d: (d / "idf.npy").unlink(),
         lambda d: (d / "manifest.json").write_text("{}", encoding="utf-8"),
-        lambda d: (d / "counts.indptr.npy").write_bytes(
-            (d / "counts.indptr.npy").read_bytes()[:-8]
+        lambda d: (d / "postings.indptr.npy").write_bytes(
+            (d / "postings.indptr.npy").read_bytes()[:-8]
         ),
     ],
     ids=[
@@ -134,12 +140,12 @@ def test_passages_are_found_by_id_in_the_current_index(small_corpus):
     assert loaded.position_of("energy.txt#99-deadbeef") is None
 
 
-def test_weight_columns_list_their_passages_in_order(small_corpus):
+def test_posting_columns_list_their_passages_in_order(small_corpus):
     """bot.scoring splits a question's postings by passage range with a binary search."""
     build(small_corpus)
-    weights = index_mod.load(small_corpus.parent / "index").weights
-    for column in range(weights.shape[1]):
-        passages = weights.indices[weights.indptr[column] : weights.indptr[column + 1]]
+    postings = index_mod.load(small_corpus.parent / "index").postings
+    for column in range(postings.shape[1]):
+        passages = postings.indices[postings.indptr[column] : postings.indptr[column + 1]]
         assert (np.diff(passages) > 0).all()
 
 
@@ -147,8 +153,33 @@ def test_loaded_matrices_stay_memory_mapped_as_stored(small_corpus):
     """Loading maps the .npy files; it neither copies nor converts them."""
     build(small_corpus)
     loaded = index_mod.load(small_corpus.parent / "index")
-    for matrix in (loaded.weights, loaded.counts):
-        for array in (matrix.data, matrix.indices, matrix.indptr):
-            assert isinstance(array.base, np.memmap)
-        assert (matrix.indices.dtype, matrix.indptr.dtype) == (np.int32, np.int64)
-    assert loaded.weights.shape == loaded.counts.shape == (len(loaded.passages), len(loaded.terms))
+    matrix = loaded.postings
+    for array in (matrix.data, matrix.indices, matrix.indptr, loaded.norms):
+        assert isinstance(array.base, np.memmap)
+    assert (matrix.indices.dtype, matrix.indptr.dtype) == (np.int32, np.int64)
+    assert matrix.shape == loaded.counts.shape == (len(loaded.passages), len(loaded.terms))
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_by_the_next_command(small_corpus, caplog):
+    """Format 3 stores counts once (no weights, no CSR copy): a format 2 index is not
+    read, and any command rebuilds it in full, saying why."""
+    from bot.engine import Engine, ensure_index
+    from tests.conftest import settings_for
+
+    report = build(small_corpus)
+    manifest = small_corpus.parent / "index" / report.build / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = 2
+    manifest.write_text(json.dumps(data))
+    said: list[str] = []
+    ensure_index(settings_for(small_corpus), said.append)
+    assert "index format 2, this program reads format 3" in said[0]
+    assert "python -m bot build --full" in said[0]
+    assert "previous index failed its checks" in caplog.text  # nothing reused from it
+    loaded = index_mod.load(small_corpus.parent / "index")
+    assert loaded.manifest["format_version"] == index_mod.FORMAT_VERSION == 3
+    assert (
+        Engine.open(settings_for(small_corpus))
+        .ask("How much of its electricity does Denmark get from wind?")
+        .answered
+    )

@@ -99,9 +99,9 @@ def assert_same_index(left, right):
     np.testing.assert_array_equal(left.id_hashes, right.id_hashes)
     for term in right.terms:  # the incremental term table reused hashes; it must agree
         assert left.vocabulary[term] == right.vocabulary[term]
+    np.testing.assert_array_equal(left.norms, right.norms)
     for name in ("data", "indices", "indptr"):
-        np.testing.assert_array_equal(getattr(left.weights, name), getattr(right.weights, name))
-        np.testing.assert_array_equal(getattr(left.counts, name), getattr(right.counts, name))
+        np.testing.assert_array_equal(getattr(left.postings, name), getattr(right.postings, name))
 
 
 def test_incremental_build_equals_full_build(corpus, tmp_path):

@@ -1,4 +1,7 @@
-"""Both scoring paths (numpy, compiled loop) against a plain sum over the whole matrix."""
+"""Both scoring paths (numpy, compiled loop) against a plain sum over the whole matrix.
+
+The matrix holds counts; a posting's score is weight * tf / (tf + norm of its passage).
+"""
 
 from __future__ import annotations
 
@@ -12,29 +15,43 @@ from hypothesis import strategies as st
 from bot import scoring
 from bot.scoring import top_candidates
 
+Question = tuple[sp.csc_matrix, np.ndarray, list[int], np.ndarray, int]
 
-def _reference(matrix: sp.csc_matrix, columns: list[int], weights: np.ndarray) -> np.ndarray:
+
+def _reference(
+    matrix: sp.csc_matrix, norms: np.ndarray, columns: list[int], weights: np.ndarray
+) -> np.ndarray:
     """Every passage's score: float32 sums, column by column, like the loop."""
     scores = np.zeros(matrix.shape[0], dtype=np.float32)
     for column, weight in zip(columns, weights, strict=True):
         start, end = matrix.indptr[column], matrix.indptr[column + 1]
-        scores[matrix.indices[start:end]] += matrix.data[start:end] * weight
+        rows = matrix.indices[start:end]
+        tf = matrix.data[start:end].astype(np.float32)
+        scores[rows] += weight * tf / (tf + norms[rows])
     return scores
 
 
+def _ones(passages: int) -> np.ndarray:
+    return np.ones(passages, dtype=np.float32)
+
+
 @st.composite
-def questions(draw: st.DrawFn) -> tuple[sp.csc_matrix, list[int], np.ndarray, int]:
+def questions(draw: st.DrawFn) -> Question:
     passages = draw(st.integers(1, 40))
     terms = draw(st.integers(1, 8))
     # Few distinct values, so equal scores (ties at the cut) are common; dense and
     # sparse matrices both (the loop handles a large touched share differently).
-    values = st.sampled_from([0.0] * draw(st.integers(1, 30)) + [0.5, 1.0, 2.0])
+    values = st.sampled_from([0] * draw(st.integers(1, 30)) + [1, 2, 3])
     dense = np.array(
         draw(st.lists(values, min_size=passages * terms, max_size=passages * terms)),
-        dtype=np.float32,
+        dtype=np.uint8,
     ).reshape(passages, terms)
     matrix = sp.csc_matrix(dense)
     matrix.sort_indices()
+    norms = np.array(
+        draw(st.lists(st.sampled_from([0.3, 1.0, 1.5]), min_size=passages, max_size=passages)),
+        dtype=np.float32,
+    )
     columns = draw(st.lists(st.integers(0, terms - 1), min_size=1, max_size=4, unique=True))
     weights = np.array(
         draw(st.lists(st.sampled_from([0.3, 1.0, 2.0]), min_size=len(columns), max_size=4))[
@@ -42,16 +59,14 @@ def questions(draw: st.DrawFn) -> tuple[sp.csc_matrix, list[int], np.ndarray, in
         ],
         dtype=np.float32,
     )
-    return matrix, columns, weights, draw(st.integers(1, 12))
+    return matrix, norms, columns, weights, draw(st.integers(1, 12))
 
 
 @settings(max_examples=300, deadline=None)
 @given(questions())
-def test_returns_exactly_the_passages_at_or_above_the_kth_score(
-    question: tuple[sp.csc_matrix, list[int], np.ndarray, int],
-) -> None:
-    matrix, columns, weights, k = question
-    expected = _reference(matrix, columns, weights)
+def test_returns_exactly_the_passages_at_or_above_the_kth_score(question: Question) -> None:
+    matrix, norms, columns, weights, k = question
+    expected = _reference(matrix, norms, columns, weights)
     scored = np.flatnonzero(expected)
     if scored.size > k:
         kth = np.sort(expected[scored])[::-1][k - 1]
@@ -66,22 +81,26 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(
             mock.patch.object(scoring, "SPLIT_POSTINGS", split),
             mock.patch.object(scoring, "_kernels", loaded),
         ):
-            positions, scores = top_candidates(matrix, np.array(columns), weights, k)
+            positions, scores = top_candidates(matrix, norms, np.array(columns), weights, k)
         order = np.argsort(positions)
         assert positions[order].tolist() == scored.tolist()
         assert scores[order].tolist() == expected[scored].tolist()
 
 
 def test_all_passages_tied_with_the_kth_are_kept() -> None:
-    matrix = sp.csc_matrix(np.array([[1.0], [2.0], [2.0], [2.0], [0.5]], dtype=np.float32))
-    positions, scores = top_candidates(matrix, np.array([0]), np.array([1.0], np.float32), 2)
+    matrix = sp.csc_matrix(np.array([[1], [2], [2], [2], [1]], dtype=np.uint8))
+    norms = np.array([3, 2, 2, 2, 3], dtype=np.float32)
+    weight = np.array([3.0], np.float32)
+    positions, scores = top_candidates(matrix, norms, np.array([0]), weight, 2)
     assert sorted(positions.tolist()) == [1, 2, 3]
-    assert scores.tolist() == [2.0, 2.0, 2.0]
+    assert scores.tolist() == [1.5, 1.5, 1.5]  # 3 * 2 / (2 + 2)
 
 
 def test_no_posting_gives_nothing() -> None:
-    matrix = sp.csc_matrix((3, 2), dtype=np.float32)
-    positions, scores = top_candidates(matrix, np.array([0, 1]), np.ones(2, np.float32), 3)
+    matrix = sp.csc_matrix((3, 2), dtype=np.uint8)
+    positions, scores = top_candidates(
+        matrix, _ones(3), np.array([0, 1]), np.ones(2, np.float32), 3
+    )
     assert positions.size == 0 and scores.size == 0
 
 
@@ -93,8 +112,9 @@ def test_small_questions_do_not_load_the_compiled_loop() -> None:
     code = (
         "import sys, numpy as np, scipy.sparse as sp\n"
         "from bot import scoring\n"
-        "m = sp.csc_matrix(np.eye(4, dtype=np.float32))\n"
-        "p, s = scoring.top_candidates(m, np.array([1, 2]), np.ones(2, np.float32), 1)\n"
+        "m = sp.csc_matrix(np.eye(4, dtype=np.uint8))\n"
+        "n = np.ones(4, np.float32)\n"
+        "p, s = scoring.top_candidates(m, n, np.array([1, 2]), np.ones(2, np.float32), 1)\n"
         "assert sorted(p.tolist()) == [1, 2], p\n"
         "print('numba' in sys.modules)\n"
     )

@@ -21,8 +21,8 @@ import scipy.sparse as sp
 
 from bot.documents import SUPPORTED_SUFFIXES, CorpusFileError, read_document
 from bot.index.stale import FileInfo, file_info, unchanged
-from bot.index.store import Index, file_words_to_line, passage_line, term_hash
-from bot.index.weighting import analyze_passages
+from bot.index.store import BIGRAM_MIN_DF, Index, file_words_to_line, passage_line, term_hash
+from bot.index.weighting import analyze_passages, prune_bigrams
 from bot.index.workers import read_in_workers
 from bot.passages import Passage, split_documents
 
@@ -117,6 +117,7 @@ def _read_stamped(path: Path, name: str) -> FilePart:
     if not passages:
         log.warning("%s holds no text", name)
     counts, terms, words = analyze_passages(passages)
+    counts = prune_bigrams(counts, terms, BIGRAM_MIN_DF)
     ids = np.fromiter((term_hash(p.id) for p in passages), dtype=np.uint64, count=len(passages))
     lines = [passage_line(p) for p in passages]
     return FilePart(info, lines, counts, terms, words, ids, file_words_to_line(words))

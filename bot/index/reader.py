@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from bot.index.errors import REBUILD, IndexCorrupt, IndexNotFound
 from bot.index.store import (
     CURRENT,
@@ -140,11 +142,12 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
     words = _load_words(build_dir)
     idf = _load_array(build_dir / "idf.npy")
     offsets = _load_array(build_dir / "passages.offsets.npy")
-    weights = _load_matrix(build_dir, "weights", "csc", (n, v))
-    counts = _load_matrix(build_dir, "counts", "csr", (n, v))
+    postings = _load_matrix(build_dir, "postings", "csc", (n, v))
+    norms = _load_array(build_dir / "norms.npy")
     passages_path = build_dir / "passages.jsonl"
     checks = [
         (idf.shape == (v,), "idf.npy"),
+        (norms.shape == (n,) and norms.dtype == np.float32, "norms.npy"),
         (offsets.shape == (n + 1,), "passages.offsets.npy"),
         (
             passages_path.exists() and passages_path.stat().st_size == int(offsets[-1]),
@@ -160,8 +163,8 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
         manifest,
         vocabulary,
         idf,
-        weights,
-        counts,
+        postings,
+        norms,
         words,
         PassageStore(passages_path, offsets),
         float(manifest["scoring"]["k1"]),

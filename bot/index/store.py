@@ -17,10 +17,14 @@ Layout of the index folder (plain data only; loading an index never runs code)::
         filewords.jsonl       the same per corpus file, a line each in manifest order, for
                               incremental rebuilds; filewords.offsets.npy locates each line
         idf.npy               idf of each term
-        weights.*.npy         BM25-weighted passage x term matrix, CSC (data, indices, indptr);
-                              each column lists its passages in order (scipy's tocsc does),
-                              which `bot.scoring` relies on to split a question
-        counts.*.npy          raw term counts, CSR, so a rebuild can reuse unchanged files
+        norms.npy             each passage's BM25 length norm, k1 * (1 - b + b * len / avg)
+        postings.*.npy        raw term counts, passage x term, CSC (data: uint8 counts,
+                              indices: int32 passages, indptr: int64): the inverted index.
+                              Each column lists its passages in order (scipy's tocsc does),
+                              which `bot.scoring` relies on to split a question. A
+                              posting's BM25 weight is worked out from its count, its
+                              term's idf and its passage's norm as a question is scored;
+                              rebuilds take the counts of unchanged files from here
         passages.jsonl        one passage a line; passages.offsets.npy locates each line
 
 The matrix is kept as separate .npy files rather than one .npz so that it can be
@@ -57,9 +61,15 @@ from bot.passages import Passage
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
     pass
 
-FORMAT_VERSION = 2  # 2: words.txt + words.counts.npy replace words.json
+# 2: words.txt + words.counts.npy replace words.json. 3: postings (uint8 counts, CSC)
+# and norms replace weights (float32, CSC) and counts (float32, CSR); bigrams seen in
+# one passage of their file are left out.
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 _ENDS = 64 * 1024  # bytes hashed at each end of a build file on every load
+# A bigram is indexed where its file holds it in at least this many passages (see
+# `bot.index.weighting.prune_bigrams`).
+BIGRAM_MIN_DF = 2
 # Everything that shapes passages and terms; an index built with other values is stale.
 ANALYZER = {
     "name": "nfkc-casefold-stop-snowball-en",
@@ -69,6 +79,7 @@ ANALYZER = {
     "max_words": passages_mod.MAX_WORDS,
     "max_bullet_words": passages_mod.MAX_BULLET_WORDS,
     "max_chars": passages_mod.MAX_CHARS,
+    "bigram_min_df": BIGRAM_MIN_DF,
 }
 
 
@@ -286,8 +297,8 @@ class Index:
         vocabulary: Term -> column (a `StringTable`, or a dict for an index whose hash
             table could not be written).
         idf: idf per column.
-        weights: BM25-weighted passage x term matrix, CSC so a question's columns are cheap.
-        counts: Raw term counts (passage x term, CSR); a hit's terms, incremental rebuilds.
+        postings: Raw term counts, passage x term, CSC so a question's columns are cheap.
+        norms: Each passage's BM25 length norm (see `bot.index.weighting.length_norm`).
         words: Surface word -> corpus count, for typo repair.
         passages: Passage store indexed by position.
         k1: The k1 the weights were built with.
@@ -300,8 +311,8 @@ class Index:
     manifest: dict[str, Any]
     vocabulary: StringTable | dict[str, int]
     idf: np.ndarray
-    weights: SparseArrays
-    counts: SparseArrays
+    postings: SparseArrays
+    norms: np.ndarray
     words: dict[str, int]
     passages: PassageStore
     k1: float
@@ -323,6 +334,18 @@ class Index:
         if position is None or self.passages[position].id != passage_id:
             return None
         return position
+
+    @cached_property
+    def counts(self) -> SparseArrays:
+        """The postings turned passage-major (CSR), for rebuilds that reuse rows.
+
+        Made on first use (a second or two at a million passages, and a copy in
+        memory): only a build reusing this index's unchanged files needs it.
+        """
+        matrix = self.postings.to_scipy().tocsr()
+        indices = matrix.indices.astype(np.int32, copy=False)
+        indptr = matrix.indptr.astype(np.int64, copy=False)
+        return SparseArrays("csr", matrix.data, indices, indptr, self.postings.shape)
 
     @cached_property
     def terms(self) -> list[str]:

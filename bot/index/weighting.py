@@ -39,16 +39,25 @@ class PassageCounts(NamedTuple):
 
 
 class Weights(NamedTuple):
-    """What `bm25_weights` makes of the counts.
+    """What `bm25_weights` makes of the counts: everything a question's scores need.
+
+    A posting's weight is not stored: it is idf * tf * (k1 + 1) / (tf + norm of its
+    passage), worked out by `bot.scoring` as it sums a question's postings. Storing it
+    beside the count took 8 of the 16 bytes of each posting (a float32 weight and its
+    int32 passage), and the count must stay anyway for incremental rebuilds; a division
+    per posting costs less than reading those bytes.
 
     Attributes:
-        weights: BM25-weighted passage x term matrix, CSC (each column lists its
-            passages in order, which `bot.scoring` relies on).
+        postings: passage x term raw counts, CSC (each column lists its passages in
+            order, which `bot.scoring` relies on), counts in the smallest unsigned
+            integer type that holds them (`count_dtype`).
         idf: idf per term, float32.
+        norms: k1 * (1 - b + b * length / average length) per passage, float32.
     """
 
-    weights: sp.csc_matrix
+    postings: sp.csc_matrix
     idf: np.ndarray
+    norms: np.ndarray
 
 
 def analyze_passages(passages: list[Passage]) -> PassageCounts:
@@ -165,8 +174,45 @@ def saturated_tf_idf(
     return data
 
 
+def count_dtype(largest: float) -> np.dtype:
+    """The smallest unsigned integer type that holds every count (uint8 almost always).
+
+    A passage holds at most `passages.MAX_CHARS` characters, so no count reaches
+    uint16's limit; uint32 is there for safety, not use.
+    """
+    for kind in (np.uint8, np.uint16):
+        if largest <= np.iinfo(kind).max:
+            return np.dtype(kind)
+    return np.dtype(np.uint32)
+
+
+def prune_bigrams(counts: sp.csr_matrix, terms: list[str], min_df: int) -> sp.csr_matrix:
+    """The counts without the bigrams found in fewer than `min_df` passages.
+
+    A bigram seen once (df = 1) names one passage's chance pair of words: at a million
+    passages such bigrams were most of the vocabulary (terms, their hashes, columns and
+    idf) and a sixth of the postings, and keeping only bigrams seen twice or more costs
+    nothing measurable in nDCG@10 on the four test collections (bench/README.md). The
+    columns stay (with no postings); the build's assembly drops unused columns.
+
+    Applied to one corpus file's counts, so that an unchanged file's share of the index
+    does not depend on the other files: an incremental build still equals a full one.
+    """
+    if min_df <= 1 or counts.nnz == 0:
+        return counts
+    is_bigram = np.fromiter((" " in t for t in terms), dtype=bool, count=len(terms))
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    keep = (~is_bigram | (df >= min_df))[counts.indices]
+    if keep.all():
+        return counts
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))[keep]
+    indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=counts.shape[0]), out=indptr[1:])
+    return type(counts)((counts.data[keep], counts.indices[keep], indptr), shape=counts.shape)
+
+
 def bm25_weights(counts: sp.csr_matrix, terms: list[str], k1: float, b: float) -> Weights:
-    """Turns raw counts into TF-IDF weights with BM25's tf saturation and smoothed idf.
+    """What TF-IDF with BM25's tf saturation and smoothed idf needs of raw counts.
 
     Args:
         counts: passage x term raw counts.
@@ -177,7 +223,7 @@ def bm25_weights(counts: sp.csr_matrix, terms: list[str], k1: float, b: float) -
     import scipy.sparse as sp
 
     idf = smoothed_idf(counts.shape[0], document_frequency(counts))
-    norm = length_norm(passage_lengths(counts, terms), k1, b)
-    data = saturated_tf_idf(counts, idf, norm, k1)
-    weights = sp.csr_matrix((data.astype(np.float32), counts.indices, counts.indptr), counts.shape)
-    return Weights(weights.tocsc(), idf.astype(np.float32))
+    norms = length_norm(passage_lengths(counts, terms), k1, b)
+    dtype = count_dtype(float(counts.data.max()) if counts.nnz else 0.0)
+    tf = sp.csr_matrix((counts.data.astype(dtype), counts.indices, counts.indptr), counts.shape)
+    return Weights(tf.tocsc(), idf.astype(np.float32), norms.astype(np.float32))

@@ -107,10 +107,11 @@ def _write_files(
         folder / "filewords.jsonl", folder / "filewords.offsets.npy", collection.file_words_lines
     )
     np.save(folder / "idf.npy", weighted.idf)
-    for prefix, matrix in (("weights", weighted.weights), ("counts", collection.counts)):
-        np.save(folder / f"{prefix}.data.npy", matrix.data)
-        np.save(folder / f"{prefix}.indices.npy", matrix.indices.astype(np.int32))
-        np.save(folder / f"{prefix}.indptr.npy", matrix.indptr.astype(np.int64))
+    np.save(folder / "norms.npy", weighted.norms)
+    postings = weighted.postings
+    np.save(folder / "postings.data.npy", postings.data)
+    np.save(folder / "postings.indices.npy", postings.indices.astype(np.int32, copy=False))
+    np.save(folder / "postings.indptr.npy", postings.indptr.astype(np.int64, copy=False))
     # The manifest goes last: a folder without one is never taken for an index. It
     # holds every other file's checksums, taken as the files are fsynced.
     checksums = {path.name: _checksum(path) for path in sorted(folder.iterdir())}
