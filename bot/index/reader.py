@@ -139,7 +139,7 @@ def load(index_dir: Path, full_check: bool = False) -> Index:
 
 def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
     n, v = int(manifest["passages"]), int(manifest["terms"])
-    words = _load_words(build_dir)
+    _check_words(build_dir)
     idf = _load_array(build_dir / "idf.npy")
     offsets = _load_array(build_dir / "passages.offsets.npy")
     postings = _load_matrix(build_dir, "postings", "csc", (n, v))
@@ -165,11 +165,24 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
         idf,
         postings,
         norms,
-        words,
         PassageStore(passages_path, offsets),
         float(manifest["scoring"]["k1"]),
         _load_passage_ids(build_dir, n),
     )
+
+
+def _check_words(build_dir: Path) -> None:
+    """Checks that words.txt holds a line per count in words.counts.npy (a few ms)."""
+    path = build_dir / "words.txt"
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing. {REBUILD}") from None
+    except OSError as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {REBUILD}") from None
+    counts = _load_array(build_dir / "words.counts.npy")
+    if (text and not text.endswith(b"\n")) or counts.shape != (text.count(b"\n"),):
+        raise IndexCorrupt(f"{path} does not match words.counts.npy. {REBUILD}")
 
 
 def _load_words(build_dir: Path) -> dict[str, int]:

@@ -299,7 +299,6 @@ class Index:
         idf: idf per column.
         postings: Raw term counts, passage x term, CSC so a question's columns are cheap.
         norms: Each passage's BM25 length norm (see `bot.index.weighting.length_norm`).
-        words: Surface word -> corpus count, for typo repair.
         passages: Passage store indexed by position.
         k1: The k1 the weights were built with.
         passage_ids: Passage id -> position, or None for an index written without one.
@@ -313,7 +312,6 @@ class Index:
     idf: np.ndarray
     postings: SparseArrays
     norms: np.ndarray
-    words: dict[str, int]
     passages: PassageStore
     k1: float
     passage_ids: StringTable | None = None
@@ -334,6 +332,18 @@ class Index:
         if position is None or self.passages[position].id != passage_id:
             return None
         return position
+
+    @cached_property
+    def words(self) -> dict[str, int]:
+        """Surface word -> corpus count, for typo repair; read on first use.
+
+        Only a question with a word the index lacks needs it, and making the dict of
+        737,215 words took a third of loading a million-passage index. `load` has
+        checked that the two files agree.
+        """
+        from bot.index.reader import _load_words  # the reader imports this module
+
+        return _load_words(self.path)
 
     @cached_property
     def counts(self) -> SparseArrays:
