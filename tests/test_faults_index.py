@@ -5,6 +5,7 @@ user would see: no orphan, no stale index, one Error line, no traceback."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -355,7 +356,7 @@ def _retype(path: Path) -> None:  # float32 read as int32: same size, other numb
 DAMAGE = {
     "empty-idf": ("idf.npy", lambda p: p.write_bytes(b"")),
     "truncated-postings": ("postings.indices.npy", _cut),
-    "flipped-passages": ("passages.jsonl", _flip_middle),
+    "flipped-passages": ("passages.zst", _flip_middle),
     "flipped-postings-indptr": ("postings.indptr.npy", _flip_middle),
     "flipped-offsets": ("passages.offsets.npy", _flip_middle),
     "retyped-norms": ("norms.npy", _retype),
@@ -394,21 +395,22 @@ def test_ask_on_a_damaged_index_prints_one_error_line_and_build_repairs_it(small
 def test_damage_the_load_check_misses_is_never_copied_forward(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    rows = [f"Station {n} measures ozone and rainfall every {n} minutes." for n in range(4000)]
+    # Codes that do not repeat, so that the compressed passages outgrow both checked ends.
+    codes = [hashlib.sha256(str(n).encode()).hexdigest()[:16] for n in range(16000)]
+    rows = [
+        f"Station {n} ({code}) measures ozone every {n} minutes." for n, code in enumerate(codes)
+    ]
     (corpus / "stations.txt").write_text("\n\n".join(rows), encoding="utf-8")
     (corpus / "other.txt").write_text("The alpha station measures methane.", encoding="utf-8")
     index_dir = tmp_path / "index"
-    passages = index_dir / build(corpus).build / "passages.jsonl"
+    passages = index_dir / build(corpus).build / "passages.zst"
     assert passages.stat().st_size > 4 * store_ends()  # the flip lies beyond both ends
-    data = bytearray(passages.read_bytes())
-    middle = data.index(b"every 2000 minutes")
-    data[middle : middle + 5] = b"never"
-    passages.write_bytes(bytes(data))
+    _flip_middle(passages)
     index_mod.load(index_dir)  # size and ends match: the cheap check on load passes
-    with pytest.raises(index_mod.IndexCorrupt, match="passages.jsonl is damaged"):
+    with pytest.raises(index_mod.IndexCorrupt, match="passages.zst is damaged"):
         index_mod.load(index_dir, full_check=True)
     assert build(corpus).reused == 0  # the build's full check found it
-    assert "never 2000" not in texts(corpus) and "every 2000 minutes" in texts(corpus)
+    assert "every 8000 minutes" in texts(corpus)
 
 
 def store_ends() -> int:

@@ -42,7 +42,7 @@ def test_index_folder_holds_only_plain_data(small_corpus):
     report = build(small_corpus)
     folder = small_corpus.parent / "index" / report.build
     suffixes = {p.suffix for p in folder.iterdir()}
-    assert suffixes <= {".json", ".jsonl", ".npy", ".txt"}
+    assert suffixes <= {".json", ".jsonl", ".npy", ".txt", ".zst", ".dict"}  # zstd: data
     for path in folder.glob("*.npy"):
         np.load(path, allow_pickle=False)
 
@@ -70,7 +70,7 @@ def test_missing_index_says_how_to_build(tmp_path):
         lambda d: (d / "vocabulary.hashes.npy").write_bytes(
             (d / "vocabulary.hashes.npy").read_bytes()[:-8]
         ),
-        lambda d: (d / "passages.jsonl").write_bytes(b"truncated"),
+        lambda d: (d / "passages.zst").write_bytes(b"truncated"),
         lambda d: (d / "postings.data.npy").write_bytes(b"\x93NUMPY garbage"),
         lambda d: (d / "idf.npy").unlink(),
         lambda d: (d / "manifest.json").write_text("{}", encoding="utf-8"),

@@ -51,8 +51,8 @@ class FilePart:
 
     Attributes:
         info: The file as indexed.
-        lines: Its passages as passages.jsonl lines (a reused file's lines are copied
-            byte for byte: the same passage has the same line wherever it stands).
+        lines: Its passages as JSON lines (`store.passage_line`; a reused file's lines
+            are the stored ones: the same passage has the same line wherever it stands).
         counts: passage x term counts whose columns index `terms`.
         terms: A sorted vocabulary: the part's own, or the whole previous index's for a
             reused part (its rows keep their old column numbers until assembled).
@@ -220,10 +220,7 @@ def reuse_part(previous: Index, entry: dict[str, Any], number: int, path: Path) 
         (old.data[low:high], old.indices[low:high], old.indptr[start : end + 1] - low),
         shape=(end - start, old.shape[1]),
     )
-    store = previous.passages
-    blob = store.raw(start, end)
-    cuts = (store.offsets[start : end + 1] - store.offsets[start]).tolist()
-    lines = [blob[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    lines = previous.passages.lines(start, end)
     ids = previous.id_hashes[start:end]
     words_line = previous.file_words_line(number)
     return FilePart(info, lines, rows, previous.terms, {}, ids, words_line, reused=True)

@@ -15,6 +15,8 @@ from bot.index.errors import REBUILD, IndexCorrupt, IndexNotFound
 from bot.index.store import (
     CURRENT,
     FORMAT_VERSION,
+    PASSAGE_DICTIONARY,
+    PASSAGES,
     Index,
     PassageStore,
     SparseArrays,
@@ -144,14 +146,15 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
     offsets = _load_array(build_dir / "passages.offsets.npy")
     postings = _load_matrix(build_dir, "postings", "csc", (n, v))
     norms = _load_array(build_dir / "norms.npy")
-    passages_path = build_dir / "passages.jsonl"
+    passages_path = build_dir / PASSAGES
+    dictionary = _load_bytes(build_dir / PASSAGE_DICTIONARY)
     checks = [
         (idf.shape == (v,), "idf.npy"),
         (norms.shape == (n,) and norms.dtype == np.float32, "norms.npy"),
         (offsets.shape == (n + 1,), "passages.offsets.npy"),
         (
             passages_path.exists() and passages_path.stat().st_size == int(offsets[-1]),
-            "passages.jsonl",
+            PASSAGES,
         ),
     ]
     for ok, name in checks:
@@ -165,21 +168,25 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
         idf,
         postings,
         norms,
-        PassageStore(passages_path, offsets),
+        PassageStore(passages_path, offsets, dictionary),
         float(manifest["scoring"]["k1"]),
         _load_passage_ids(build_dir, n),
     )
 
 
-def _check_words(build_dir: Path) -> None:
-    """Checks that words.txt holds a line per count in words.counts.npy (a few ms)."""
-    path = build_dir / "words.txt"
+def _load_bytes(path: Path) -> bytes:
     try:
-        text = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise IndexCorrupt(f"{path} is missing. {REBUILD}") from None
     except OSError as exc:
         raise IndexCorrupt(f"{path} is damaged ({exc}). {REBUILD}") from None
+
+
+def _check_words(build_dir: Path) -> None:
+    """Checks that words.txt holds a line per count in words.counts.npy (a few ms)."""
+    path = build_dir / "words.txt"
+    text = _load_bytes(path)
     counts = _load_array(build_dir / "words.counts.npy")
     if (text and not text.endswith(b"\n")) or counts.shape != (text.count(b"\n"),):
         raise IndexCorrupt(f"{path} does not match words.counts.npy. {REBUILD}")

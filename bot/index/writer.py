@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.index.errors import IndexProblem
 from bot.index.reader import current_build
-from bot.index.store import CURRENT, StringTable, _ends_hash, write_lines
+from bot.index.store import CURRENT, StringTable, _ends_hash, write_lines, write_passages
 
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
     import scipy.sparse as sp
@@ -32,7 +32,8 @@ class Collection:
     """The whole corpus as one collection, ready to weight and write.
 
     Attributes:
-        lines: passages.jsonl lines, in corpus order; a passage's position is its line.
+        lines: The passages as JSON lines (`store.passage_line`), in corpus order; a
+            passage's position is its line.
         counts: passage x term raw counts, CSR.
         terms: The term of each column, sorted.
         term_hashes: `term_hash` of each term.
@@ -90,7 +91,7 @@ def _write_files(
     folder: Path, manifest: dict[str, Any], collection: Collection, weighted: Weights
 ) -> None:
     """Writes every file of a build folder, the manifest last."""
-    write_lines(folder / "passages.jsonl", folder / "passages.offsets.npy", collection.lines)
+    write_passages(folder, collection.lines)
     _dump_json(folder / "vocabulary.json", collection.terms)
     table = StringTable.of_hashes(collection.term_hashes)
     if table is not None:
