@@ -307,7 +307,7 @@ def _sizes(index: index_mod.Index) -> tuple[tuple[str, int], ...]:
     return tuple(
         (name, int(entry["size"]))
         for name, entry in checksums.items()
-        if name.startswith(_MAPPED) and name != "vocabulary.json"
+        if name.startswith(_MAPPED) and name != "vocabulary.json.zst"
     )
 
 

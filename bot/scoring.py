@@ -17,7 +17,8 @@ question with fewer than `COLD_POSTINGS` postings is summed with numpy, column b
 column, in the same float32 order as the loop (the same scores to the bit): numpy's
 sort-based sum costs tens of milliseconds at a million postings, far less than loading
 numba. The console and the Telegram bot call `warm_up` in the background at start, and
-from then on every question takes the compiled loop.
+from then on every question takes the compiled loop; any other process loads it in the
+background once numpy has spent half a second summing (`NUMPY_SECONDS`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
+import time
 from typing import Any, Protocol
 
 import numpy as np
@@ -184,8 +186,32 @@ def _score(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores the given postings with the compiled loop, or numpy until it is loaded."""
     if _numpy_for(total):
-        return _score_numpy(indices, data, norms, starts, ends, weights, k)
+        started = time.perf_counter()
+        result = _score_numpy(indices, data, norms, starts, ends, weights, k)
+        _count_numpy(time.perf_counter() - started)
+        return result
     return _score_compiled(compiled(), indices, data, norms, starts, ends, weights, total, k)
+
+
+# Seconds of numpy summing after which the compiled loop is loaded in the background:
+# about half of what loading it costs (a second). A one-shot question never spends that
+# much; a long session (`ask -`, a library caller, a front end that skipped `warm_up`)
+# would otherwise pay numpy's price, ten times the loop's, on every question with many
+# postings (at a million passages every question stays under COLD_POSTINGS).
+NUMPY_SECONDS = 0.5
+_numpy_spent = 0.0
+_loading: threading.Thread | None = None
+
+
+def _count_numpy(seconds: float) -> None:
+    """Adds numpy summing time; past NUMPY_SECONDS, starts loading the compiled loop."""
+    global _numpy_spent, _loading
+    with _kernels_lock:
+        _numpy_spent += seconds
+        if _numpy_spent < NUMPY_SECONDS or _loading is not None:
+            return
+        _loading = threading.Thread(target=compiled, name="load-scoring", daemon=True)
+    _loading.start()
 
 
 def _numpy_for(total: int) -> bool:

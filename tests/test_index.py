@@ -109,7 +109,7 @@ def test_index_and_questions_share_one_analyzer(small_corpus):
         assert set(asked.stems) == {t for t in indexed if " " not in t}
 
 
-@pytest.mark.parametrize("name", ["filewords.jsonl", "filewords.offsets.npy"])
+@pytest.mark.parametrize("name", ["filewords.zst", "filewords.offsets.npy"])
 def test_damaged_rebuild_data_means_a_full_rebuild_not_a_crash(small_corpus, name):
     report = build(small_corpus)
     (small_corpus.parent / "index" / report.build / name).write_bytes(b"{broken")
@@ -122,8 +122,8 @@ def test_damaged_rebuild_data_means_a_full_rebuild_not_a_crash(small_corpus, nam
 
 def test_a_damaged_term_list_means_a_full_rebuild_not_a_crash(small_corpus):
     report = build(small_corpus)
-    (small_corpus.parent / "index" / report.build / "vocabulary.json").write_text("[1", "utf-8")
-    with pytest.raises(index_mod.IndexCorrupt, match="vocabulary.json.*build --full"):
+    (small_corpus.parent / "index" / report.build / "vocabulary.json.zst").write_text("[1", "utf-8")
+    with pytest.raises(index_mod.IndexCorrupt, match="vocabulary.json.zst.*build --full"):
         index_mod.load(small_corpus.parent / "index")
     rebuilt = build(small_corpus)
     assert rebuilt.reused == 0

@@ -132,3 +132,24 @@ def test_engines_warm_the_compiled_loop_only_for_large_indexes(shipped_engine) -
         thread.join(timeout=120)
         assert scoring._kernels is not None
         assert shipped_engine.ask("What is PESCO?").answered
+
+
+def test_a_long_session_loads_the_compiled_loop_once_numpy_has_cost_as_much() -> None:
+    # A process asking many questions (`ask -`) must not sum with numpy forever.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, scipy.sparse as sp\n"
+        "from bot import scoring\n"
+        "scoring.NUMPY_SECONDS = 0.001\n"
+        "m = sp.csc_matrix(np.ones((200_000, 1), dtype=np.uint8))\n"
+        "n = np.ones(200_000, np.float32)\n"
+        "for _ in range(3):\n"
+        "    scoring.top_candidates(m, n, np.array([0]), np.ones(1, np.float32), 1)\n"
+        "scoring._loading.join(timeout=120)\n"
+        "print(scoring._kernels is not None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

@@ -58,7 +58,7 @@ class FilePart:
             reused part (its rows keep their old column numbers until assembled).
         words: Surface word counts, for typo repair.
         id_hashes: `term_hash` of each passage's id, for the id -> position table.
-        words_line: `words` as its filewords.jsonl line (copied as stored when reused;
+        words_line: `words` as its line of filewords.zst (as stored when reused;
             a reused part's `words` is then left empty: nothing needs it parsed).
         reused: True when the part was cut out of the previous index rather than read.
     """

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import zstandard
 
 from bot.index.errors import REBUILD, IndexCorrupt, IndexNotFound
 from bot.index.store import (
@@ -203,16 +205,19 @@ def _load_words(build_dir: Path) -> dict[str, int]:
 
 
 def _load_terms(build_dir: Path, size: int) -> list[str]:
-    """Column -> term, from vocabulary.json."""
-    path = build_dir / "vocabulary.json"
-    terms: list[str] = _load_json(path, list)
-    if len(terms) != size:
+    """Column -> term, from vocabulary.json.zst (`store.dump_json`)."""
+    path = build_dir / "vocabulary.json.zst"
+    try:
+        terms = json.loads(zstandard.ZstdDecompressor().decompress(_load_bytes(path)))
+    except (ValueError, zstandard.ZstdError) as exc:
+        raise IndexCorrupt(f"{path} is damaged ({exc}). {REBUILD}") from None
+    if not isinstance(terms, list) or len(terms) != size:
         raise IndexCorrupt(f"{path} does not match the manifest. {REBUILD}")
     return terms
 
 
 def _load_vocabulary(build_dir: Path, size: int) -> StringTable | dict[str, int]:
-    """The memory-mapped term table, or a dict from vocabulary.json if there is none."""
+    """The memory-mapped term table, or a dict from the term list if there is none."""
     if not (build_dir / "vocabulary.hashes.npy").exists():
         return {term: column for column, term in enumerate(_load_terms(build_dir, size))}
     return StringTable.load(

@@ -9,13 +9,15 @@ Layout of the index folder (plain data only; loading an index never runs code)::
                               corpus files (size, mtime, sha256), counts, build time, and
                               every other file's size, SHA-256 and hash of its first and
                               last 64 KiB ("checksums"; see `check_files`)
-        vocabulary.json       index terms; a term's position is its matrix column
+        vocabulary.json.zst   index terms (a JSON list, zstd); a term's position is its
+                              matrix column
         vocabulary.*.npy      sorted 64-bit term hashes and their columns: the lookup
                               table questions use, memory-mapped (see `StringTable`)
         words.txt             surface words, sorted, one a line, for typo repair;
                               words.counts.npy holds their corpus counts
-        filewords.jsonl       the same per corpus file, a line each in manifest order, for
-                              incremental rebuilds; filewords.offsets.npy locates each line
+        filewords.zst         the same per corpus file, a JSON line each in manifest order
+                              and each its own zstd frame, for incremental rebuilds;
+                              filewords.offsets.npy locates each frame
         idf.npy               idf of each term
         norms.npy             each passage's BM25 length norm, k1 * (1 - b + b * len / avg)
         postings.*.npy        raw term counts, passage x term, CSC (data: uint8 counts,
@@ -67,8 +69,9 @@ if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-
 
 # 2: words.txt + words.counts.npy replace words.json. 3: postings (uint8 counts, CSC)
 # and norms replace weights (float32, CSC) and counts (float32, CSR); bigrams seen in
-# one passage of their file are left out; passages.zst (zstd, with a dictionary)
-# replaces passages.jsonl.
+# one passage of their file are left out; passages, per-file words and the term list
+# are zstd-compressed (passages.zst with a trained dictionary, filewords.zst,
+# vocabulary.json.zst).
 FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 _ENDS = 64 * 1024  # bytes hashed at each end of a build file on every load
@@ -165,16 +168,33 @@ class StringTable:
         return column
 
 
+# The passages are most of an index's bytes (their text, with its id, document and
+# section). Each is compressed alone (zstd), so a reply reads only the passages it
+# shows, with a dictionary trained on a sample of the corpus: a passage of a few hundred
+# bytes has too little text to compress well by itself (1.65x on the generated
+# benchmark text, 2.72x with the dictionary; 2-3 us to decompress one, 5-10 us to
+# compress one).
+PASSAGES = "passages.zst"
+PASSAGE_DICTIONARY = "passages.dict"
+_DICTIONARY_SIZE = 112_640  # zstd's default
+_DICTIONARY_SAMPLES = 5_000  # lines, evenly spaced: a deterministic sample
+_DICTIONARY_MIN_BYTES = 1 << 20  # less text than this: no dictionary, and little to save
+_LEVEL = 3
+
+
 class LineFile:
-    """A JSON Lines file read on demand through its table of line offsets.
+    """JSON lines, each compressed alone (a zstd frame), read on demand by number.
 
     Parsing a million JSON lines at start-up would take seconds; the file is
-    memory-mapped instead, and looking up the handful a reply shows takes microseconds.
+    memory-mapped instead, and the handful of lines a reply shows are found through
+    the table of offsets and decompressed in microseconds.
     """
 
-    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+    def __init__(self, path: Path, offsets: np.ndarray, dictionary: bytes = b"") -> None:
         self._path = path
         self._offsets = offsets
+        self._dictionary = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
+        self._local = threading.local()  # a decompressor must not serve two threads at once
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             self._data: bytes | mmap.mmap = (
@@ -183,7 +203,7 @@ class LineFile:
 
     @classmethod
     def load(cls, path: Path, offsets_path: Path, lines: int) -> LineFile:
-        """Opens a file `write_lines` wrote, checking it holds `lines` lines.
+        """Opens a file `write_lines` wrote without a dictionary, holding `lines` lines.
 
         Raises:
             IndexCorrupt: Either file is missing, damaged or of another length.
@@ -198,42 +218,48 @@ class LineFile:
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    @property
-    def offsets(self) -> np.ndarray:
-        """Byte offset of each line, and the file's length last."""
-        return self._offsets
+    def line(self, number: int) -> bytes:
+        """Line `number`, decompressed; IndexCorrupt naming the file if it is damaged."""
+        decompressor = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
+            self._local.decompressor = decompressor
+        frame = self._data[int(self._offsets[number]) : int(self._offsets[number + 1])]
+        try:
+            return bytes(decompressor.decompress(frame))
+        except zstandard.ZstdError as exc:
+            raise IndexCorrupt(f"{self._path} is damaged ({exc}). {REBUILD}") from None
 
-    def raw(self, start: int, end: int) -> bytes:
-        """The bytes of lines start..end-1, as stored."""
-        return bytes(self._data[int(self._offsets[start]) : int(self._offsets[end])])
+    def lines(self, start: int, end: int) -> list[bytes]:
+        """Lines start..end-1, decompressed (a rebuild reusing them writes them again)."""
+        return [self.line(number) for number in range(start, end)]
 
     def parse(self, number: int) -> Any:
         """Line `number`, parsed; IndexCorrupt naming the file if it is not JSON."""
         try:
-            return json.loads(self.raw(number, number + 1))
+            return json.loads(self.line(number))
         except ValueError as exc:
             raise IndexCorrupt(f"{self._path} is damaged ({exc}). {REBUILD}") from None
 
 
-def write_lines(path: Path, offsets_path: Path, lines: list[bytes]) -> None:
-    """Writes JSON Lines and the table of where each line starts (and the file ends)."""
-    path.write_bytes(b"".join(lines))
-    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
-    np.cumsum([len(line) for line in lines], out=offsets[1:])
+def write_lines(
+    path: Path, offsets_path: Path, lines: list[bytes], dictionary: bytes = b""
+) -> None:
+    """Writes lines, each as its own zstd frame, and where each starts (and the file ends)."""
+    compress = _compressor(dictionary).compress
+    frames = [compress(line) for line in lines]
+    path.write_bytes(b"".join(frames))
+    offsets = np.zeros(len(frames) + 1, dtype=np.int64)
+    np.cumsum([len(frame) for frame in frames], out=offsets[1:])
     np.save(offsets_path, offsets)
 
 
-# The passages are most of an index's bytes (their text, with its id, document and
-# section). Each is compressed alone, so a reply reads only the passages it shows, with
-# a dictionary trained on a sample of the corpus: a passage of a few hundred bytes has
-# too little text to compress well by itself (1.65x on the generated benchmark text,
-# 2.72x with the dictionary; 2-3 us to decompress one, 5-10 us to compress one).
-PASSAGES = "passages.zst"
-PASSAGE_DICTIONARY = "passages.dict"
-_DICTIONARY_SIZE = 112_640  # zstd's default
-_DICTIONARY_SAMPLES = 5_000  # lines, evenly spaced: a deterministic sample
-_DICTIONARY_MIN_BYTES = 1 << 20  # less text than this: no dictionary, and little to save
-_LEVEL = 3
+def _compressor(dictionary: bytes) -> zstandard.ZstdCompressor:
+    if not dictionary:
+        return zstandard.ZstdCompressor(level=_LEVEL)
+    return zstandard.ZstdCompressor(
+        level=_LEVEL, dict_data=zstandard.ZstdCompressionDict(dictionary)
+    )
 
 
 def train_dictionary(lines: list[bytes]) -> bytes:
@@ -256,47 +282,18 @@ def write_passages(folder: Path, lines: list[bytes]) -> None:
     """Writes passages.zst, its dictionary and the table of where each frame starts."""
     dictionary = train_dictionary(lines)
     (folder / PASSAGE_DICTIONARY).write_bytes(dictionary)
-    compress = _compressor(dictionary).compress
-    write_lines(folder / PASSAGES, folder / "passages.offsets.npy", [compress(x) for x in lines])
+    write_lines(folder / PASSAGES, folder / "passages.offsets.npy", lines, dictionary)
 
 
-def _compressor(dictionary: bytes) -> zstandard.ZstdCompressor:
-    if not dictionary:
-        return zstandard.ZstdCompressor(level=_LEVEL)
-    return zstandard.ZstdCompressor(
-        level=_LEVEL, dict_data=zstandard.ZstdCompressionDict(dictionary)
-    )
+def dump_json(path: Path, value: Any) -> None:
+    """Writes a JSON value as one zstd frame (`load_json` reads it back)."""
+    # json.dumps, not json.dump: only the one-shot call uses the C encoder (10x faster).
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    path.write_bytes(_compressor(b"").compress(text))
 
 
 class PassageStore(LineFile):
     """The passages of passages.zst, indexed by position, decompressed on demand."""
-
-    def __init__(self, path: Path, offsets: np.ndarray, dictionary: bytes) -> None:
-        super().__init__(path, offsets)
-        self._dictionary = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-        self._local = threading.local()  # a decompressor must not serve two threads at once
-
-    def line(self, number: int) -> bytes:
-        """Passage `number` as its JSON line (what `passage_line` made)."""
-        decompressor = getattr(self._local, "decompressor", None)
-        if decompressor is None:
-            decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
-            self._local.decompressor = decompressor
-        try:
-            return bytes(decompressor.decompress(self.raw(number, number + 1)))
-        except zstandard.ZstdError as exc:
-            raise IndexCorrupt(f"{self._path} is damaged ({exc}). {REBUILD}") from None
-
-    def lines(self, start: int, end: int) -> list[bytes]:
-        """Passages start..end-1 as JSON lines, for a rebuild that reuses them."""
-        return [self.line(number) for number in range(start, end)]
-
-    def parse(self, number: int) -> Any:
-        """Passage `number`'s JSON object; IndexCorrupt naming the file if damaged."""
-        try:
-            return json.loads(self.line(number))
-        except ValueError as exc:
-            raise IndexCorrupt(f"{self._path} is damaged ({exc}). {REBUILD}") from None
 
     def __getitem__(self, position: int) -> Passage:
         try:
@@ -317,7 +314,7 @@ def passage_line(passage: Passage) -> bytes:
 
 
 def file_words_to_line(words: Mapping[str, int]) -> bytes:
-    """One corpus file's surface word counts as its filewords.jsonl line."""
+    """One corpus file's surface word counts as its line of filewords.zst."""
     return json.dumps(words, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
@@ -436,7 +433,7 @@ class Index:
 
     @cached_property
     def terms(self) -> list[str]:
-        """Column -> term, read from vocabulary.json on first use (rebuilds, tests)."""
+        """Column -> term, read from vocabulary.json.zst on first use (rebuilds, tests)."""
         from bot.index.reader import _load_terms  # the reader imports this module
 
         return _load_terms(self.path, int(self.manifest["terms"]))
@@ -449,7 +446,7 @@ class Index:
     @cached_property
     def _file_words(self) -> LineFile:
         return LineFile.load(
-            self.path / "filewords.jsonl",
+            self.path / "filewords.zst",
             self.path / "filewords.offsets.npy",
             len(self.manifest["files"]),
         )
@@ -471,14 +468,14 @@ class Index:
         self._file_words  # noqa: B018
 
     def file_words_line(self, number: int) -> bytes:
-        """The filewords.jsonl line of the number-th corpus file, as stored."""
-        return self._file_words.raw(number, number + 1)
+        """The filewords line of the number-th corpus file (`file_words_to_line`)."""
+        return self._file_words.line(number)
 
     def file_words_of(self, number: int) -> dict[str, int]:
         """Surface word counts of the number-th corpus file of the manifest."""
         value = self._file_words.parse(number)
         if not isinstance(value, dict):
-            raise IndexCorrupt(f"{self.path / 'filewords.jsonl'} is damaged. {REBUILD}")
+            raise IndexCorrupt(f"{self.path / 'filewords.zst'} is damaged. {REBUILD}")
         return value
 
     @property

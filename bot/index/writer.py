@@ -17,7 +17,14 @@ import numpy as np
 
 from bot.index.errors import IndexProblem
 from bot.index.reader import current_build
-from bot.index.store import CURRENT, StringTable, _ends_hash, write_lines, write_passages
+from bot.index.store import (
+    CURRENT,
+    StringTable,
+    _ends_hash,
+    dump_json,
+    write_lines,
+    write_passages,
+)
 
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
     import scipy.sparse as sp
@@ -39,7 +46,7 @@ class Collection:
         term_hashes: `term_hash` of each term.
         id_hashes: `term_hash` of each passage's id.
         words: Surface word counts of the whole corpus, sorted by word.
-        file_words_lines: Each corpus file's filewords.jsonl line, in manifest order.
+        file_words_lines: Each corpus file's line of filewords.zst, in manifest order.
     """
 
     lines: list[bytes]
@@ -92,7 +99,7 @@ def _write_files(
 ) -> None:
     """Writes every file of a build folder, the manifest last."""
     write_passages(folder, collection.lines)
-    _dump_json(folder / "vocabulary.json", collection.terms)
+    dump_json(folder / "vocabulary.json.zst", collection.terms)
     table = StringTable.of_hashes(collection.term_hashes)
     if table is not None:
         table.save(folder / "vocabulary.hashes.npy", folder / "vocabulary.columns.npy")
@@ -105,7 +112,7 @@ def _write_files(
     (folder / "words.txt").write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
     np.save(folder / "words.counts.npy", np.fromiter(words.values(), np.int64, len(words)))
     write_lines(
-        folder / "filewords.jsonl", folder / "filewords.offsets.npy", collection.file_words_lines
+        folder / "filewords.zst", folder / "filewords.offsets.npy", collection.file_words_lines
     )
     np.save(folder / "idf.npy", weighted.idf)
     np.save(folder / "norms.npy", weighted.norms)
