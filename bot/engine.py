@@ -87,6 +87,7 @@ class Engine:
         self._refused = ""  # a build that failed to load: not tried (nor logged) again
         self._damaged = ""  # the build in use, once found damaged on disk (logged once)
         self._checked_at = time.monotonic()  # loaded (and checked) just now
+        self._answer_model: tuple[float, model_mod.AnswerModel, float] | None = None
 
     @classmethod
     def open(cls, settings: Settings, say: Callable[[str], None] | None = None) -> Engine:
@@ -240,10 +241,21 @@ class Engine:
         return self._answer(retriever, parsed, k)
 
     def _model(self) -> tuple[model_mod.AnswerModel, float]:
-        """The answer model and the confidence an answer needs."""
+        """The answer model and the confidence an answer needs.
+
+        Looked up again (two stats of its file) at most every `check_interval` seconds,
+        like the index's files: a model refitted by `python -m bot train` is picked up
+        within a second, and a question does not pay the stats (up to 0.1 ms of 1.5).
+        """
+        now = time.monotonic()
+        cached = self._answer_model
+        if cached is not None and now - cached[0] < self.check_interval:
+            return cached[1], cached[2]
         model = model_mod.for_index(self.settings.answer_model, self.settings.index_dir)
         threshold = self.settings.min_confidence
-        return model, model.threshold if threshold is None else threshold
+        needed = model.threshold if threshold is None else threshold
+        self._answer_model = (now, model, needed)
+        return model, needed
 
     def _answer(self, retriever: Retriever, question: Question, k: int) -> Answer:
         search = retriever.search(question, k)
