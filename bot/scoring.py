@@ -17,8 +17,8 @@ question with fewer than `COLD_POSTINGS` postings is summed with numpy, column b
 column, in the same float32 order as the loop (the same scores to the bit): numpy's
 sort-based sum costs tens of milliseconds at a million postings, far less than loading
 numba. The console and the Telegram bot call `warm_up` in the background at start, and
-from then on every question takes the compiled loop; any other process loads it in the
-background once numpy has spent half a second summing (`NUMPY_SECONDS`).
+from then on every question takes the compiled loop; any other process loads it at the
+first question after numpy has spent a tenth of a second summing (`NUMPY_SECONDS`).
 """
 
 from __future__ import annotations
@@ -193,25 +193,23 @@ def _score(
     return _score_compiled(compiled(), indices, data, norms, starts, ends, weights, total, k)
 
 
-# Seconds of numpy summing after which the compiled loop is loaded in the background:
-# about half of what loading it costs (a second). A one-shot question never spends that
-# much; a long session (`ask -`, a library caller, a front end that skipped `warm_up`)
-# would otherwise pay numpy's price, ten times the loop's, on every question with many
-# postings (at a million passages every question stays under COLD_POSTINGS).
-NUMPY_SECONDS = 0.5
+# Seconds of numpy summing after which the compiled loop is loaded, by the question
+# that crosses the line (it waits about a second, once). A one-shot question never
+# spends that much; a long session (`ask -`, a library caller, a front end that skipped
+# `warm_up`) would otherwise pay numpy's price, ten times the loop's, on every question
+# with many postings: at a million passages every question stays under COLD_POSTINGS.
+# Small, so that few questions pay it (at 1M, five or so of 15-30 ms each); loading in
+# a background thread instead let numpy answer another second's worth meanwhile.
+NUMPY_SECONDS = 0.1
 _numpy_spent = 0.0
-_loading: threading.Thread | None = None
 
 
 def _count_numpy(seconds: float) -> None:
-    """Adds numpy summing time; past NUMPY_SECONDS, starts loading the compiled loop."""
-    global _numpy_spent, _loading
-    with _kernels_lock:
-        _numpy_spent += seconds
-        if _numpy_spent < NUMPY_SECONDS or _loading is not None:
-            return
-        _loading = threading.Thread(target=compiled, name="load-scoring", daemon=True)
-    _loading.start()
+    """Adds numpy summing time; past NUMPY_SECONDS, loads the compiled loop."""
+    global _numpy_spent
+    _numpy_spent += seconds  # racing threads may lose an addition: harmless
+    if _numpy_spent >= NUMPY_SECONDS:
+        compiled()
 
 
 def _numpy_for(total: int) -> bool:

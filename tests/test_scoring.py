@@ -147,7 +147,6 @@ def test_a_long_session_loads_the_compiled_loop_once_numpy_has_cost_as_much() ->
         "n = np.ones(200_000, np.float32)\n"
         "for _ in range(3):\n"
         "    scoring.top_candidates(m, n, np.array([0]), np.ones(1, np.float32), 1)\n"
-        "scoring._loading.join(timeout=120)\n"
         "print(scoring._kernels is not None)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
