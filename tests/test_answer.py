@@ -137,6 +137,24 @@ def test_a_lead_in_whose_list_was_lost_is_declined(shipped_engine):
     assert not answer.answered
 
 
+def test_a_lost_lead_in_never_joins_another_sentence():
+    # Quoted beside "Cyber attacks grow.", the lead-in would read as if that were its list.
+    text = "Technologies are misused for:\nCyber attacks grow in number."
+    assert best_sentences(text, {"technolog", "misus", "cyber", "attack"}) == (
+        "Technologies are misused for:",
+    )
+    text = "Cyber attacks grow in number.\nTechnologies are misused for:"
+    assert best_sentences(text, {"technolog", "cyber", "attack", "grow"}) == (
+        "Cyber attacks grow in number.",
+    )
+
+
+def test_a_lead_in_holding_the_asked_number_answers_how_many(shipped_engine):
+    answer = shipped_engine.ask("How many external policy areas does the strategy cover?")
+    assert answer.answered
+    assert "covers 5 external policy areas:" in answer.text
+
+
 def test_a_sentence_of_the_asked_kind_is_quoted_first():
     text = "Claims are submitted in the app. Claims must be submitted within 30 days."
     needed = kinds.NEEDS["when"]
