@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot import acronyms, analysis, wordlist
-from bot.kinds import NEEDS, answers_the_kind
+from bot.kinds import NEEDS, answers_the_kind, without_asked
 from bot.model import AnswerModel
 from bot.passages import split_sentences
 from bot.question import Question
@@ -208,6 +208,7 @@ def best_sentences(
     limit: int = 2,
     needed: re.Pattern[str] | None = None,
     weights: Mapping[str, float] | None = None,
+    asked: frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
     """The sentence(s) of a passage that best match the question's stems, in text order.
 
@@ -225,7 +226,7 @@ def best_sentences(
         return ()
     units = [u for u, _ in analysed]
     matched = [set(found & stems) for _, found in analysed]
-    meets = [needed is not None and _holds_kind(needed, u) for u in units]
+    meets = [needed is not None and _holds_kind(needed, without_asked(asked, u)) for u in units]
     bullets = _bullets(text)
     # A lead-in whose list was lost ("... misused for:" and no bullets after it) says
     # nothing unless it holds what the question asks for ("covers 5 areas:" for "how
@@ -343,13 +344,14 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
         for t, q in stands_for.items()
     }
     needed = NEEDS.get(question.kind)
+    asked = frozenset(question.words)
     quotes: list[Quote] = []
     sentences: tuple[str, ...] = ()
     for hit in support:
         said = _asked_in(sentences, stands_for)
         wanted = {t for t, q in stands_for.items() if q not in said}
         limit = 2 if hit is support[0] else 1
-        chosen = best_sentences(hit.passage.text, wanted, limit, needed, weights)
+        chosen = best_sentences(hit.passage.text, wanted, limit, needed, weights, asked)
         sentences += chosen
         quotes.append(Quote(chosen, hit))
     found = frozenset().union(*(h.matched for h in support))

@@ -88,20 +88,21 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     needed = NEEDS.get(question.kind)
     if needed is None:
         return None
-    return needed.search(_without_asked(question, reply)) is not None
+    return needed.search(without_asked(frozenset(question.words), reply)) is not None
 
 
 _WORD = re.compile(r"\w+")
 
 
-def _without_asked(question: Question, reply: str) -> str:
-    """The reply with the question's own words blanked out.
+def without_asked(asked: frozenset[str], reply: str) -> str:
+    """The reply with the question's own words (`Question.words`) blanked out.
 
     What the question names is not its answer: "How many cyberattacks hit Ukraine in
     2022?" is not answered by a sentence whose only number is the 2022 it asked about,
     nor "Who leads the PESCO team?" by one whose only name is PESCO.
     """
-    asked = set(question.words)
+    if not asked:
+        return reply
     return _WORD.sub(
         lambda m: "_" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
     )

@@ -38,7 +38,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*+\s++(?=[A-Z0-9\"'(\[])")
 _ABBREVIATIONS = (
     "e.g.", "i.e.", "etc.", "vs.", "cf.", "mr.", "mrs.", "ms.", "dr.", "no.", "art.",
     "st.", "mt.", "jr.", "sr.", "prof.", "gen.", "gov.", "sen.", "rep.", "rev.", "col.",
-    "lt.", "capt.", "sgt.", "c.", "ca.", "approx.", "fig.", "vol.", "pp.", "para.", "al.",
+    "lt.", "capt.", "sgt.", "fr.", "c.", "ca.", "approx.", "fig.", "vol.", "pp.", "para.", "al.",
 )  # fmt: skip
 # A text ending in one of them (as a whole word), or in an initial ("Ben E. King", "U.S.
 # Marshal", "John F. Kennedy"), does not end a sentence. An abbreviation or initial
