@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -123,9 +123,27 @@ class Answer:
         }
 
 
-def is_fragment(sentences: tuple[str, ...]) -> bool:
-    """Whether the quoted sentences only lead in to something missing (end in a colon)."""
-    return bool(sentences) and all(s.rstrip().endswith(":") for s in sentences)
+def is_fragment(sentences: tuple[str, ...], stems: Collection[str] = ()) -> bool:
+    """Whether the quoted sentences only lead in to something missing (`leads_in`)."""
+    return bool(sentences) and all(leads_in(s, stems) for s in sentences)
+
+
+def leads_in(sentence: str, stems: Collection[str] = ()) -> bool:
+    """Whether a sentence only leads in to a list: it ends in a colon.
+
+    Unless what it says about the question (its `stems`) comes before its last clause
+    and none in it: "Cyber threats are evolving very fast, with technologies being
+    misused for:" answers how fast threats evolve, though it only leads in to what
+    technologies are misused for.
+    """
+    text = sentence.rstrip()
+    if not text.endswith(":"):
+        return False
+    head, comma, tail = text.rpartition(", ")
+    if not comma or not stems:
+        return True
+    asked = set(stems)
+    return not (_stems_of(head) & asked) or bool(_stems_of(tail) & asked)
 
 
 def source_line(hit: Hit) -> str:
@@ -234,7 +252,7 @@ def best_sentences(
     # declines), but it never joins another sentence: quoted next to one, it would
     # read as if that sentence were its list.
     lost = [
-        u.rstrip().endswith(":") and not meets[i] and not (i + 1 < len(units) and bullets[i + 1])
+        leads_in(u, stems) and not meets[i] and not (i + 1 < len(units) and bullets[i + 1])
         for i, u in enumerate(units)
     ]
     chosen: list[int] = []
@@ -471,7 +489,7 @@ def features(
         "kind_unmet": float(met is False),
         # A lead-in that holds what the question asks for ("covers 5 external policy
         # areas:" for "how many") answers it, though its list was lost.
-        "fragment": float(is_fragment(sentences) and met is not True),
+        "fragment": float(is_fragment(sentences, search.expanded()) and met is not True),
         "acronym": 0.0,
         "yes_no": float(question.kind == "yes_no"),
         "why_how": float(question.kind in ("why", "how")),

@@ -1,7 +1,7 @@
 """What each kind of question needs its answer to hold.
 
-A date for "when", a number for "how many/much", a name or a body for "who", a place
-for "where". Plain patterns over the reply text, read by the answer/abstain decision and by the
+A date for "when", a number for "how many/much", an amount of money for "how much does
+it cost", a name or a body for "who", a place for "where". Plain patterns over the reply text, read by the answer/abstain decision and by the
 choice of the quoted sentence (`bot.answer`).
 """
 
@@ -30,8 +30,8 @@ _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
     "eighty ninety hundred hundreds thousand thousands million millions billion billions "
-    "trillion dozen dozens half quarter third single double twice several few"
-)
+    "trillion dozen dozens half quarter single double twice several few"
+)  # not "third": "third countries" counts nothing
 _DATE = re.compile(
     r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
     r"|\b\d{1,2}(?:[:.h]\d{2})\b|\b\d{1,2}\s*(?:a\.?m\b\.?|p\.?m\b\.?)"
@@ -54,7 +54,7 @@ _AGENTS = (
     "industry academia academics experts community stakeholders employer employees"
 )
 _NAME = re.compile(
-    r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")\b"
+    r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")s?\b"
 )
 _PLACES = (
     "city cities country countries region regions street road building floor room office "
@@ -68,10 +68,16 @@ _LOCATIVE = r"\b(?:at|in|on|near|inside|outside|within|across)\s+(?:the\s+|a\s+)
 _PLACE = re.compile(
     r"(?<=\S\s)[A-Z][\w'’-]+|\b(?:" + "|".join(_PLACES.split()) + r")\b|" + _LOCATIVE
 )
+# An amount of money: a currency sign or name ("€250", "EUR 5 million", "40 dollars").
+_MONEY = re.compile(
+    r"[€$£¥]|\b(?:euros?|eur|dollars?|usd|pounds?|gbp|cents?|francs?|chf|yen)\b|\bfree of charge\b",
+    re.I,
+)
 NEEDS: dict[str, re.Pattern[str]] = {
     "when": _DATE,
     "how_many": _NUMBER,
     "how_much": _NUMBER,
+    "money": _MONEY,
     "who": _NAME,
     "where": _PLACE,
 }

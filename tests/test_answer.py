@@ -108,6 +108,10 @@ def test_date_and_number_questions_need_a_date_or_number_in_the_reply(question, 
         ("When must claims be submitted?", "Claims are submitted within 30 days.", True),
         ("When must claims be submitted?", "Claims are submitted with every receipt.", False),
         ("How much does it cost?", "A ticket costs €40.", True),
+        ("How much does it cost?", "It costs 40 euros.", True),
+        ("How much money goes to the projects?", "Around 20 projects run.", False),
+        ("How many countries take part?", "Dialogues with third countries.", False),
+        ("Who talks to partners?", "Dialogues with international organisations.", True),
         ("Who approves the claims?", "Claims are approved by the CFO.", True),
         ("Who approves the claims?", "Claims are approved by the manager.", True),
         ("Who approves the claims?", "claims are approved quickly.", False),
@@ -147,6 +151,14 @@ def test_a_lost_lead_in_never_joins_another_sentence():
     assert best_sentences(text, {"technolog", "cyber", "attack", "grow"}) == (
         "Cyber attacks grow in number.",
     )
+
+
+def test_a_clause_before_a_lead_in_can_answer():
+    sentence = "Cyber threats are evolving very fast, with technologies being misused for:"
+    assert not is_fragment((sentence,), {"threat", "evolv", "fast"})
+    assert is_fragment((sentence,), {"technolog", "misus"})
+    assert is_fragment((sentence,), {"threat", "misus"})  # the asked words reach the lead-in
+    assert is_fragment((sentence,))
 
 
 def test_a_lead_in_holding_the_asked_number_answers_how_many(shipped_engine):
