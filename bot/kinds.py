@@ -1,8 +1,9 @@
 """What each kind of question needs its answer to hold.
 
 A date for "when", a number for "how many/much", an amount of money for "how much does
-it cost", a name or a body for "who", a place for "where". Plain patterns over the reply text, read by the answer/abstain decision and by the
-choice of the quoted sentence (`bot.answer`).
+it cost", a name or a body for "who", a place for "where". Plain patterns over the reply
+text, read by the answer/abstain decision and by the choice of the quoted sentence
+(`bot.answer`).
 """
 
 from __future__ import annotations
