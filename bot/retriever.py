@@ -33,6 +33,8 @@ BIGRAM_WEIGHT = 0.3
 # A related word (`bot.related`) standing in for a question word the corpus lacks
 # counts this much of a word in the score.
 RELATED_WEIGHT = 0.5
+# At most this many related words stand in for one question word (see `_stand_ins`).
+STAND_INS = 4
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ class Retriever:
                 # related words, if the corpus has any.
                 unknown.append(word)
                 stems.append(stem)
-                if others := tuple(r for r in related.related(stem) if known(r) is not None):
+                if others := self._stand_ins(stem):
                     instead[stem] = others
         terms = analysis.terms_from_stems(stems)
         # The other way round: "cyber attacks" asked, "cyberattacks" written.
@@ -265,6 +267,15 @@ class Retriever:
         if not terms:
             return search
         return replace(search, hits=tuple(self._rank(search, terms, compounds, k)))
+
+    def _stand_ins(self, stem: str) -> tuple[str, ...]:
+        """The corpus's related words for a stem it lacks: the `STAND_INS` rarest.
+
+        The rarest say the most, and a common one ("activity" for "fight") would add
+        the postings of a tenth of a large corpus to the question for little.
+        """
+        found = [r for r in related.related(stem) if self.column(r) is not None]
+        return tuple(sorted(found, key=lambda r: (-self._idf(r), r))[:STAND_INS])
 
     @staticmethod
     def _weight(term: str, search: Search) -> float:
