@@ -1,10 +1,27 @@
-"""HTML into line events: headings, blocks, list items and table cells."""
+"""HTML into line events: the page's main content, its headings, blocks, lists and tables.
+
+A saved web page is mostly not its article: navigation bars ("Home | Policies |
+Contact"), cookie banners, sidebars and footers ("(c) 2024 ... Cookie settings"). The
+main content is found by trafilatura (`main_content`), which scores the page's blocks
+by text and link density and returns the article as simplified HTML; measured on
+trafilatura's own 884-page evaluation set against readability-lxml, it kept more of
+the article text and less of the rest. `_HtmlEvents`, a small `html.parser` reader,
+turns the page into line events (headings become sections, list items bullets, table
+rows one line each), and `html_events` keeps those trafilatura found to be content,
+or the whole page when it finds nothing (short pages and fragments, such as a FAQ
+answer saved on its own).
+
+trafilatura and lxml are imported on the first HTML file a build reads, never when a
+question is answered: the index holds the text already.
+"""
 
 from __future__ import annotations
 
+import logging
 from html.parser import HTMLParser
+from typing import Any
 
-from bot.documents.base import _collapse, normalize_text
+from bot.documents.base import CorpusFileError, _collapse, normalize_text
 from bot.documents.markdown import _MD_TAG_STOP, _NextFinder
 from bot.documents.plain import _BREAK, _BULLET, _HEADING, _LINE, _Event
 
@@ -22,6 +39,129 @@ _HTML_BLOCKS = frozenset(
     }
 )  # fmt: skip
 _HTML_CELLS = frozenset({"td", "th"})
+
+
+def main_content(text: str) -> str | None:
+    """The page's main content as simplified HTML, as trafilatura finds it; None if none.
+
+    `favor_recall` keeps the question headings of short FAQ pages, which the default
+    merges into their answers or drops. Anything trafilatura or lxml raise on a broken
+    page means "nothing found": the caller reads the whole page instead.
+    """
+    trafilatura = _trafilatura()
+    try:
+        html = trafilatura.extract(
+            text,
+            output_format="html",
+            include_formatting=True,
+            include_tables=True,
+            include_comments=False,
+            include_images=False,
+            include_links=False,
+            favor_recall=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - lxml and trafilatura raise many types
+        logging.getLogger(__name__).debug("no main content found: %r", exc)
+        return None
+    return html or None
+
+
+def _trafilatura() -> Any:
+    """trafilatura, imported on first use, its own log quietened.
+
+    Its warnings ("discarding data: None", "empty HTML tree") speak of URLs and
+    downloads; here they only mean that the page is read whole, which is no news.
+    """
+    import trafilatura
+
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+    return trafilatura
+
+
+def html_events(text: str, doc: str) -> tuple[list[_Event], str]:
+    """Line events of a page's main content, and its title ("" if it names none).
+
+    The whole page is read by `_HtmlEvents`, and so is trafilatura's main content;
+    the page's own units and headings are kept where the main content's text holds
+    them, in order (`_kept`). So the structure is always this reader's (trafilatura
+    splits or merges some blocks differently), and trafilatura only decides what is
+    content. The page's first <h1> is kept when what follows it is: trafilatura
+    leaves the article's title out. When trafilatura finds nothing, or less than half
+    its text is found in the page's units (on short pages its last resort flattens the
+    whole page into one paragraph), the whole page is kept: a short page has little
+    to strip, and losing its headings would lose its questions. The title is the
+    page's <title>, else its first <h1>.
+
+    Raises:
+        CorpusFileError: `html.parser` failed on badly broken markup.
+    """
+    events, parser = _parse(text, doc)
+    title = parser.title or parser.first_h1
+    main = main_content(text)
+    if main is None:
+        return events, title
+    units = [unit for kind, unit in _parse(main, doc)[0] if kind != _BREAK]
+    main_text = "\n" + "\n".join(units) + "\n"
+    kept = _kept(events, main_text, parser.first_h1)
+    matched = sum(len(unit) + 1 for kind, unit in kept if kind != _BREAK)
+    if matched * 2 < len(main_text) - 1:
+        return events, title
+    return kept, title
+
+
+# A unit is looked for this far past the end of the last one found: far enough to skip
+# what trafilatura keeps and this reader does not (image captions, say). A unit of
+# _LONG_UNIT characters or more is then looked for up to the end of the text; a shorter
+# one only as a whole unit of the main content, so that a navigation link ("Students")
+# is not found inside an article's sentence.
+_WINDOW = 2000
+_LONG_UNIT = 40
+
+
+def _kept(events: list[_Event], main_text: str, first_h1: str) -> list[_Event]:
+    """The events whose text is found in `main_text` (its units, one a line), in order.
+
+    Breaks are all kept. Linear in the page but for long units not found: each unit is
+    searched for within `_WINDOW` characters of the last one found, and a long one to
+    the end of the text (few long units are boilerplate: a cookie banner, a footer).
+    """
+    kept: list[_Event] = []
+    # Long units are looked for with the lines joined by spaces (the same positions):
+    # trafilatura sets inline code and the like on lines of their own.
+    flat = main_text.replace("\n", " ")
+    at = 0
+    pending: _Event | None = None  # the first <h1>, kept if the unit after it is
+    for kind, unit in events:
+        if kind == _BREAK:
+            kept.append((kind, unit))
+            continue
+        if len(unit) >= _LONG_UNIT:
+            found = flat.find(unit, at, at + len(unit) + _WINDOW)
+            if found < 0:
+                found = flat.find(unit, at)
+        else:
+            whole = f"\n{unit}\n"
+            found = main_text.find(whole, at, at + len(whole) + _WINDOW)
+            found += 1 if found >= 0 else 0
+        if found >= 0:
+            if pending is not None:
+                kept.append(pending)
+            kept.append((kind, unit))
+            at = found + len(unit)
+            pending = None
+        else:
+            pending = (kind, unit) if kind == _HEADING and unit == first_h1 else None
+    return kept
+
+
+def _parse(text: str, doc: str) -> tuple[list[_Event], _HtmlEvents]:
+    parser = _HtmlEvents()
+    try:
+        parser.feed(_html_closed_markup(text))
+        parser.close()
+    except (AssertionError, ValueError) as exc:  # html.parser on badly broken markup
+        raise CorpusFileError(f"cannot read HTML {doc}: {exc}") from exc
+    return parser.events, parser
 
 
 def _html_closed_markup(text: str) -> str:
@@ -81,6 +221,7 @@ class _HtmlEvents(HTMLParser):
         self._heading: str | None = None  # the open h1-h6 tag
         self._bullet = False
         self._pre = 0
+        self._cells: list[int] = []  # where each cell of the open table row starts in _buffer
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HTML_SKIP:
@@ -98,7 +239,7 @@ class _HtmlEvents(HTMLParser):
             if tag == "pre":
                 self._pre += 1
         elif tag in _HTML_CELLS:
-            self._buffer.append(" ")
+            self._cells.append(len(self._buffer))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _HTML_SKIP:
@@ -112,8 +253,6 @@ class _HtmlEvents(HTMLParser):
                 self._bullet = False  # an empty item must not turn the next block into one
             elif tag == "pre":
                 self._pre = max(0, self._pre - 1)
-        elif tag in _HTML_CELLS:
-            self._buffer.append(" ")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -135,7 +274,16 @@ class _HtmlEvents(HTMLParser):
         self._flush()
 
     def _flush(self) -> None:
-        text = _collapse(normalize_text("".join(self._buffer)))
+        if self._cells:  # a table row: its cells joined with " | ", as markdown tables are
+            cuts = [0, *self._cells, len(self._buffer)]
+            cells = (
+                _collapse(normalize_text("".join(self._buffer[a:b])))
+                for a, b in zip(cuts, cuts[1:], strict=False)
+            )
+            text = " | ".join(cell for cell in cells if cell)
+            self._cells = []
+        else:
+            text = _collapse(normalize_text("".join(self._buffer)))
         self._buffer = []
         if self._heading is not None:
             if text:
