@@ -111,19 +111,20 @@ def html_events(text: str, doc: str) -> tuple[list[_Event], str]:
 
 # A unit is looked for this far past the end of the last one found: far enough to skip
 # what trafilatura keeps and this reader does not (image captions, say). A unit of
-# _LONG_UNIT characters or more is then looked for up to the end of the text; a shorter
-# one only as a whole unit of the main content, so that a navigation link ("Students")
-# is not found inside an article's sentence.
+# _LONG_UNIT characters or more is then looked for _FAR characters on; a shorter one
+# only as a whole unit of the main content, so that a navigation link ("Students") is
+# not found inside an article's sentence. Bounded windows keep the search linear in
+# the page: a unit not found costs at most _FAR characters of `str.find`.
 _WINDOW = 2000
 _LONG_UNIT = 40
+_FAR = 64 * 1024
 
 
 def _kept(events: list[_Event], main_text: str, first_h1: str) -> list[_Event]:
     """The events whose text is found in `main_text` (its units, one a line), in order.
 
-    Breaks are all kept. Linear in the page but for long units not found: each unit is
-    searched for within `_WINDOW` characters of the last one found, and a long one to
-    the end of the text (few long units are boilerplate: a cookie banner, a footer).
+    Breaks are all kept. Each unit is searched for within `_WINDOW` characters of the
+    last one found, a long one, failing that, within `_FAR`.
     """
     kept: list[_Event] = []
     # Long units are looked for with the lines joined by spaces (the same positions):
@@ -138,7 +139,7 @@ def _kept(events: list[_Event], main_text: str, first_h1: str) -> list[_Event]:
         if len(unit) >= _LONG_UNIT:
             found = flat.find(unit, at, at + len(unit) + _WINDOW)
             if found < 0:
-                found = flat.find(unit, at)
+                found = flat.find(unit, at, at + len(unit) + _FAR)
         else:
             whole = f"\n{unit}\n"
             found = main_text.find(whole, at, at + len(whole) + _WINDOW)
