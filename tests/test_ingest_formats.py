@@ -93,6 +93,8 @@ PAGE = f"""<!DOCTYPE html>
 <nav class="main-nav"><ul>{"".join(f'<li><a href="/{n.lower()}">{n}</a></li>' for n in NAV)}</ul>
 </nav></header>
 <div class="layout">
+<nav class="toc"><h2>On this page</h2><ul><li><a href="#booking">Booking holiday</a></li>
+<li><a href="#carry">Carrying over unused days</a></li></ul></nav>
 <main><article>
 <h1>Holiday policy</h1>
 <p>Staff get 28 days of paid holiday a year, including the eight public holidays.

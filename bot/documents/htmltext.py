@@ -17,6 +17,7 @@ question is answered: the index holds the text already.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from html.parser import HTMLParser
 from typing import Any
@@ -81,16 +82,16 @@ def _trafilatura() -> Any:
 def html_events(text: str, doc: str) -> tuple[list[_Event], str]:
     """Line events of a page's main content, and its title ("" if it names none).
 
-    The whole page is read by `_HtmlEvents`, and so is trafilatura's main content;
-    the page's own units and headings are kept where the main content's text holds
-    them, in order (`_kept`). So the structure is always this reader's (trafilatura
-    splits or merges some blocks differently), and trafilatura only decides what is
-    content. The page's first <h1> is kept when what follows it is: trafilatura
-    leaves the article's title out. When trafilatura finds nothing, or less than half
-    its text is found in the page's units (on short pages its last resort flattens the
-    whole page into one paragraph), the whole page is kept: a short page has little
-    to strip, and losing its headings would lose its questions. The title is the
-    page's <title>, else its first <h1>.
+    The whole page is read by `_HtmlEvents`, and so is trafilatura's main content; the
+    page's own units and headings are kept where the main content holds them, in order
+    (`_kept`). So the structure is always this reader's (trafilatura splits or merges
+    some blocks differently), and trafilatura only decides what is content. The page's
+    first <h1> is kept when what follows it is: trafilatura leaves the article's title
+    out. When trafilatura finds nothing, or less than half its text is found in the
+    page's units (on short pages its last resort flattens the whole page into one
+    paragraph), the whole page is kept: a short page has little to strip, and losing
+    its headings would lose its questions. The title is the page's <title>, else its
+    first <h1>.
 
     Raises:
         CorpusFileError: `html.parser` failed on badly broken markup.
@@ -100,59 +101,76 @@ def html_events(text: str, doc: str) -> tuple[list[_Event], str]:
     main = main_content(text)
     if main is None:
         return events, title
-    units = [unit for kind, unit in _parse(main, doc)[0] if kind != _BREAK]
-    main_text = "\n" + "\n".join(units) + "\n"
-    kept = _kept(events, main_text, parser.first_h1)
-    matched = sum(len(unit) + 1 for kind, unit in kept if kind != _BREAK)
-    if matched * 2 < len(main_text) - 1:
+    units = [unit.replace(" ", "") for kind, unit in _parse(main, doc)[0] if kind != _BREAK]
+    kept, matched = _kept(events, units, parser.first_h1)
+    if matched * 2 < sum(map(len, units)):
         return events, title
     return kept, title
 
 
-# A unit is looked for this far past the end of the last one found: far enough to skip
-# what trafilatura keeps and this reader does not (image captions, say). A unit of
-# _LONG_UNIT characters or more is then looked for _FAR characters on; a shorter one
-# only as a whole unit of the main content, so that a navigation link ("Students") is
-# not found inside an article's sentence. Bounded windows keep the search linear in
-# the page: a unit not found costs at most _FAR characters of `str.find`.
-_WINDOW = 2000
+# Units are compared without their spaces: trafilatura sets inline code and the like
+# apart ("remove `raise`." comes back as "remove raise ."). A unit of _LONG_UNIT
+# characters or more is looked for in the main content's text; one found pins where
+# the units around it may be found. A shorter unit must be a whole unit of the main
+# content between those pins, so that a navigation link ("Students") is not found in
+# an article's sentence or ahead of the article. A long unit is looked for at most _FAR
+# characters past the last one found: a unit not found costs a bounded `str.find`.
 _LONG_UNIT = 40
 _FAR = 64 * 1024
 
 
-def _kept(events: list[_Event], main_text: str, first_h1: str) -> list[_Event]:
-    """The events whose text is found in `main_text` (its units, one a line), in order.
+def _kept(events: list[_Event], units: list[str], first_h1: str) -> tuple[list[_Event], int]:
+    """The events found in the main content's `units` (spaces removed), in order.
 
-    Breaks are all kept. Each unit is searched for within `_WINDOW` characters of the
-    last one found, a long one, failing that, within `_FAR`.
+    Returns:
+        The events kept (breaks all kept) and how many of the units' characters they
+        account for.
     """
-    kept: list[_Event] = []
-    # Long units are looked for with the lines joined by spaces (the same positions):
-    # trafilatura sets inline code and the like on lines of their own.
-    flat = main_text.replace("\n", " ")
+    flat = "".join(units)
+    starts: dict[str, list[int]] = {}  # a unit -> where it starts in `flat`, ascending
     at = 0
+    for unit in units:
+        starts.setdefault(unit, []).append(at)
+        at += len(unit)
+    keys = [unit.replace(" ", "") if kind != _BREAK else "" for kind, unit in events]
+    spans: list[tuple[int, int] | None] = [None] * len(events)
+    at = 0
+    for i, key in enumerate(keys):  # first the long units, which pin the others
+        if len(key) >= _LONG_UNIT:
+            found = flat.find(key, at, at + len(key) + _FAR)
+            if found >= 0:
+                spans[i] = (found, found + len(key))
+                at = found + len(key)
+    bound = [len(flat)] * (len(events) + 1)  # where the next pinned unit starts
+    for i in range(len(events) - 1, -1, -1):
+        span = spans[i]
+        bound[i] = span[0] if span is not None else bound[i + 1]
+    at = 0
+    for i, key in enumerate(keys):  # then the short ones, between the pins
+        span = spans[i]
+        if span is not None:
+            at = span[1]
+        elif key and len(key) < _LONG_UNIT:
+            places = starts.get(key, [])
+            place = bisect.bisect_left(places, at)
+            if place < len(places) and places[place] + len(key) <= bound[i + 1]:
+                spans[i] = (places[place], places[place] + len(key))
+                at = places[place] + len(key)
+    kept: list[_Event] = []
+    matched = 0
     pending: _Event | None = None  # the first <h1>, kept if the unit after it is
-    for kind, unit in events:
+    for (kind, unit), span in zip(events, spans, strict=True):
         if kind == _BREAK:
             kept.append((kind, unit))
-            continue
-        if len(unit) >= _LONG_UNIT:
-            found = flat.find(unit, at, at + len(unit) + _WINDOW)
-            if found < 0:
-                found = flat.find(unit, at, at + len(unit) + _FAR)
-        else:
-            whole = f"\n{unit}\n"
-            found = main_text.find(whole, at, at + len(whole) + _WINDOW)
-            found += 1 if found >= 0 else 0
-        if found >= 0:
+        elif span is not None:
             if pending is not None:
                 kept.append(pending)
             kept.append((kind, unit))
-            at = found + len(unit)
+            matched += span[1] - span[0]
             pending = None
         else:
             pending = (kind, unit) if kind == _HEADING and unit == first_h1 else None
-    return kept
+    return kept, matched
 
 
 def _parse(text: str, doc: str) -> tuple[list[_Event], _HtmlEvents]:
