@@ -73,6 +73,9 @@ ANALYZER = {
     # joined with " | ". An index of older readers is rebuilt once, rather than keep an
     # unchanged page's navigation and footer passages for as long as the page is unchanged.
     "readers": 2,
+    # How text is cut into passages: 2 = a lead-in keeps its list, initials ("Ben E.
+    # King") and whole-word abbreviations do not end a sentence.
+    "passages": 2,
 }
 
 
