@@ -1,7 +1,6 @@
 import io
 import json
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -480,7 +479,9 @@ def test_jsonl_without_valid_line_is_an_error(tmp_path):
         read_document(path, "bad.jsonl")
 
 
-def test_jsonl_is_fast(tmp_path):
+def test_every_line_of_a_large_jsonl_is_a_document(tmp_path):
+    # How fast it is read is bench/speed.py's business (a timed test fails on a busy
+    # machine); that every line comes out is this test's.
     path = tmp_path / "big.jsonl"
     row = "compact memories have flexible capacities a digital data storage system number {}"
     path.write_text(
@@ -489,11 +490,9 @@ def test_jsonl_is_fast(tmp_path):
         ),
         encoding="utf-8",
     )
-    start = time.perf_counter()
     docs = read_document(path, "big.jsonl")
-    elapsed = time.perf_counter() - start
-    assert len(docs) == 11_000
-    assert elapsed < 1.0
+    assert [d.doc for d in docs] == [str(i) for i in range(11_000)]
+    assert docs[-1].sections[0].units == (row.format(10_999),)
 
 
 # ---------------------------------------------------------------------------- text file edge cases
