@@ -122,8 +122,16 @@ def main(argv: list[str]) -> int:
         print("usage: python -m bot.related WORDNET_DIR [OUT]", file=sys.stderr)
         return 2
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).with_name(FILENAME)
-    table = derive(Path(argv[0]))
-    write(table, out)
+    try:
+        table = derive(Path(argv[0]))
+        write(table, out)
+    except OSError as exc:
+        print(
+            f"Error: {exc.filename or argv[0]}: {exc.strerror} (give the folder holding "
+            "WordNet's data.noun, index.noun, ...)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"{len(table)} words, {sum(map(len, table.values()))} links -> {out}")
     return 0
 

@@ -80,3 +80,9 @@ def test_the_shipped_table_knows_common_paraphrases():
     assert analysis.stem("respond") in related.related(analysis.stem("react"))
     assert analysis.stem("cyberspace") in related.related(analysis.stem("internet"))
     assert related.related("zzzz") == ()
+
+
+def test_the_derive_command_names_a_missing_wordnet_folder(tmp_path, capsys):
+    assert related.main([str(tmp_path / "nowhere")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("Error:") and "data.noun" in error and error.count("\n") == 1
