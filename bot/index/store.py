@@ -83,9 +83,13 @@ def term_hashes(terms: list[str]) -> np.ndarray:
     The digests are joined and read as one array, not turned into Python ints one by
     one and stored element by element (a build hashes millions of terms).
     """
-    blake2b = hashlib.blake2b
-    digests = b"".join([blake2b(t.encode("utf-8"), digest_size=8).digest() for t in terms])
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+    start = hashlib.blake2b(digest_size=8)  # copying a set-up state: a third cheaper
+    digests = []
+    for term in terms:
+        h = start.copy()
+        h.update(term.encode("utf-8"))
+        digests.append(h.digest())
+    return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64)
 
 
 class StringTable:
@@ -233,15 +237,20 @@ class PassageStore(LineFile):
             yield self[position]
 
 
+# json.dumps(value, ensure_ascii=False) makes a new encoder on every call; a build
+# writes a line per passage (a tenth of reading a .jsonl file). Same bytes.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def passage_line(passage: Passage) -> bytes:
     """A passage as one passages.jsonl line; its position is the line's number."""
     row = {"id": passage.id, "doc": passage.doc, "section": passage.section, "text": passage.text}
-    return json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n"
+    return _LINE_ENCODER.encode(row).encode("utf-8") + b"\n"
 
 
 def file_words_to_line(words: Mapping[str, int]) -> bytes:
     """One corpus file's surface word counts as its filewords.jsonl line."""
-    return json.dumps(words, ensure_ascii=False).encode("utf-8") + b"\n"
+    return _LINE_ENCODER.encode(words).encode("utf-8") + b"\n"
 
 
 @dataclass(frozen=True, eq=False)
