@@ -75,17 +75,22 @@ def test_a_streamed_build_writes_the_same_files_as_one_in_memory(
         ]
 
 
-def test_a_streamed_build_is_rebuilt_incrementally(corpus, tmp_path, monkeypatch):
-    streamed(monkeypatch)
+def test_a_streamed_build_is_rebuilt_incrementally_as_a_full_build_is(
+    corpus, tmp_path, monkeypatch
+):
+    streamed(monkeypatch, 64)
     index_mod.build(corpus, tmp_path / "index", workers=1)
     (corpus / "a.txt").write_text("ALPHA\n\nThe alpha station measures smog now.")
+    (corpus / "c/d.txt").unlink()
+    (corpus / "e.txt").write_text("EPSILON\n\nA new station measures noise.")
     again = index_mod.build(corpus, tmp_path / "index", workers=1)
-    assert again.reused == len(again_files(tmp_path / "index")) - 1
-    assert "smog" in " ".join(p.text for p in index_mod.load(tmp_path / "index").passages)
-
-
-def again_files(index_dir):
-    return index_mod.load(index_dir).manifest["files"]
+    assert again.reused == again.files - 2
+    monkeypatch.setattr(builder, "STREAM_BYTES", 1 << 40)
+    index_mod.build(corpus, tmp_path / "full", workers=1, full=True)
+    left, right = files_of(tmp_path / "index"), files_of(tmp_path / "full")
+    assert manifest(left)["files"] == manifest(right)["files"]
+    for name in left:
+        assert left[name] == right[name], name
 
 
 def test_a_streamed_build_of_nothing_says_why(tmp_path, monkeypatch):

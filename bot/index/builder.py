@@ -18,6 +18,7 @@ function.)
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import logging
 import platform
@@ -182,12 +183,11 @@ def build(
 
 
 def _streams(plan: Plan) -> bool:
-    """Whether to build streaming (`bot.index.stream`): every file read anew, and much text.
+    """Whether to build streaming (`bot.index.stream`): for `STREAM_BYTES` of text or more.
 
-    Below `STREAM_BYTES` an in-memory build is as fast and its peak memory small; an
-    incremental build reuses parts of the previous index in memory.
+    Below that an in-memory build is as fast and its peak memory small.
     """
-    return not plan.kept and sum(plan.sizes) >= STREAM_BYTES
+    return sum(plan.sizes) >= STREAM_BYTES
 
 
 def _build_streaming(
@@ -206,7 +206,7 @@ def _build_streaming(
     outcome: dict[str, Any] = {}
 
     def fill(folder: Path) -> dict[str, Any]:
-        writer = StreamWriter(folder)
+        writer = StreamWriter(folder, plan.previous)
         try:
             _, skipped, timed_out = _read(plan, progress, workers, budget, sink=writer.add)
         except BaseException:
@@ -361,19 +361,24 @@ def _read(
     """Reads the files the plan did not reuse.
 
     Returns:
-        The parts (none if `sink` is given: each is handed to it as it is read, in
-        corpus order, and not kept; only for a plan that reuses nothing), the skipped
-        files, and the names of those skipped for overrunning the time budget.
+        The parts (none if `sink` is given: each is handed to it in corpus order, and
+        not kept), the skipped files, and the names of those skipped for overrunning
+        the time budget.
 
-    Progress counts files: the reused ones first (they are done already), then each
-    file as it is read.
+    Progress counts files: the reused ones first (they are done already; with a
+    `sink`, as their turn comes), then each file as it is read.
     """
     slow = _still_too_slow(plan, budget)
     unread = [i for i in plan.unread if i not in slow]
     reads = read_parts(
         [plan.files[i] for i in unread], sum(plan.sizes[i] for i in unread), workers, budget
     )
-    outcomes = itertools.chain(plan.kept.items(), slow.items(), zip(unread, reads, strict=True))
+    fresh = zip(unread, reads, strict=True)
+    if sink is None:
+        outcomes = itertools.chain(plan.kept.items(), slow.items(), fresh)
+    else:  # parts in corpus order, reused ones among those read
+        kept = sorted(plan.kept.items(), key=lambda item: item[0])
+        outcomes = itertools.chain(slow.items(), heapq.merge(kept, fresh, key=lambda x: x[0]))
     found: dict[int, FilePart] = {}
     skipped: list[FileInfo] = []
     timed_out: list[str] = []

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import scipy.sparse as sp
 
 from bot.index.parts import FilePart
 from bot.index.stale import FileInfo
-from bot.index.store import StringTable
+from bot.index.store import Index, StringTable, term_hashes
 from bot.index.weighting import length_norm, smoothed_idf
 from bot.index.writer import write_words
 
@@ -57,8 +58,9 @@ class _Run:
 class StreamWriter:
     """Writes a build folder from file parts given one at a time, in corpus order."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, previous: Index | None = None) -> None:
         self.folder = folder
+        self.previous = previous
         self.spill = folder / "spill"
         self.spill.mkdir()
         self.files: list[tuple[FileInfo, int]] = []
@@ -73,11 +75,14 @@ class StreamWriter:
         self._lengths: list[np.ndarray] = []
         self._ids: list[np.ndarray] = []
         self._runs: list[_Run] = []
+        self._previous_hashes: np.ndarray | None = None
         self.passages = 0
 
     def add(self, part: FilePart) -> None:
         """Writes one file's passages and counts out; keeps a few numbers per passage."""
-        assert part.term_hashes is not None, "a streamed build reads every file anew"
+        if part.reused:
+            part = self._own(part)
+        assert part.term_hashes is not None
         lines = part.lines
         self._passages.write(b"".join(lines))
         self._line_lengths.append(np.fromiter(map(len, lines), np.int64, len(lines)))
@@ -111,6 +116,39 @@ class StreamWriter:
             self._runs.append(_Run(prefix, len(part.terms)))
         self.files.append((part.info, len(lines)))
         self.passages += len(lines)
+
+    def _own(self, part: FilePart) -> FilePart:
+        """A part cut out of the previous index, with a vocabulary of its own terms only.
+
+        Its rows use the previous index's columns; a run holds the part's own sorted
+        terms, so they are renumbered (in the same order: a row's order is kept).
+        """
+        assert self.previous is not None
+        if self._previous_hashes is None:
+            vocabulary = self.previous.vocabulary
+            self._previous_hashes = (
+                vocabulary.hashes_by_number()
+                if isinstance(vocabulary, StringTable)
+                else term_hashes(self.previous.terms)
+            )
+        counts = part.counts
+        used = np.unique(counts.indices)
+        terms = self.previous.terms
+        own = sp.csr_matrix(
+            (counts.data, np.searchsorted(used, counts.indices).astype(np.int32), counts.indptr),
+            shape=(counts.shape[0], len(used)),
+        )
+        words = json.loads(part.words_line)
+        return FilePart(
+            part.info,
+            part.lines,
+            own,
+            [terms[c] for c in used.tolist()],
+            words,
+            part.id_hashes,
+            part.words_line,
+            term_hashes=self._previous_hashes[used],
+        )
 
     def finish(self, k1: float, b: float) -> int:
         """Writes every remaining file but the manifest; returns the number of terms.
