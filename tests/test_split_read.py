@@ -86,6 +86,31 @@ def test_a_file_split_across_workers_gives_the_one_worker_index(tmp_path, monkey
     assert_same(left, right)
 
 
+def test_a_large_file_is_read_in_pieces_of_at_most_the_cap_even_by_one_worker(
+    tmp_path, monkeypatch
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "data.jsonl").write_text("\n".join(collection(500)) + "\n", encoding="utf-8")
+    whole = index_mod.build(corpus, tmp_path / "whole", workers=1)
+    monkeypatch.setattr(parts, "MAX_PIECE_BYTES", 20_000)
+    spans = []
+    read_in_workers = parts.read_in_workers
+
+    def spy(tasks, away, *args):
+        spans.extend(task[3:] for task in tasks if task[2:3] == ("piece",))
+        return read_in_workers(tasks, away, *args)
+
+    monkeypatch.setattr(parts, "read_in_workers", spy)
+    cut = index_mod.build(corpus, tmp_path / "cut", workers=1)
+    size = (corpus / "data.jsonl").stat().st_size
+    assert len(spans) >= size // 20_000
+    assert spans[0][0] == 0 and spans[-1][1] == size
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert (cut.passages, cut.terms) == (whole.passages, whole.terms)
+    assert_same(index_mod.load(tmp_path / "whole"), index_mod.load(tmp_path / "cut"))
+
+
 def test_bad_lines_in_any_piece_are_skipped_and_named_by_their_line(tmp_path, monkeypatch, caplog):
     rows = collection(400)
     rows[3] = "{not json"

@@ -46,6 +46,11 @@ IN_PROCESS_BYTES = 1024 * 1024
 # 100k benchmark corpora) then uses every CPU, not one. Each range is no smaller than
 # this; forking and the trip back cost ~0.1 s.
 SPLIT_BYTES = 2 * 1024 * 1024
+# And a range holds at most this many bytes, even with one worker: each range has the
+# time budget of a file, so a large collection is not skipped as too slow to read on a
+# loaded machine (a 60 MB file of 100,000 passages took over 60 s with 4 jobs on the 2
+# CPUs), and workers share a few large files evenly.
+MAX_PIECE_BYTES = 16 * 1024 * 1024
 WORST_SECONDS_PER_MB = 1.0
 SAFETY = 10
 _TEXT_SUFFIXES = tuple(s for s in SUPPORTED_SUFFIXES if s != ".pdf")
@@ -174,16 +179,16 @@ def read_parts(
     Reading and analysing is most of a build and each file is independent, so with
     several files and enough text every file is read in workers, `workers` of them
     (default: one per CPU), which brings a build of a million passages to about half
-    the time on two cores. A .jsonl file that is a large share of the text is read in
-    byte ranges, one a worker (`_ranges`), and its pieces joined (`_join`): the part
-    is the one a single read gives. `size` is the files' bytes in all.
+    the time on two cores. A .jsonl file that is a large share of the text, or large,
+    is read in byte ranges in the workers (`_ranges`), and its pieces joined (`_join`):
+    the part is the one a single read gives. `size` is the files' bytes in all.
     """
     cpus = workers or os.cpu_count() or 1
     tasks: list[Task] = []
     owners: list[int] = []
     stamps: dict[int, os.stat_result] = {}
     for i, (path, name) in enumerate(files):
-        ranges = _ranges(path, size, cpus) if cpus >= 2 else []
+        ranges = _ranges(path, size, cpus)
         if len(ranges) >= 2:
             stamps[i] = os.stat(path)  # before any piece is read: see `_join`
             # The stamp (the file's sha256) is taken here while the workers read.
@@ -194,7 +199,7 @@ def read_parts(
             tasks.append((path, name))
             owners.append(i)
     count = min(cpus, len(tasks))
-    if count >= 2 and (size >= PARALLEL_BYTES or stamps):
+    if stamps or (count >= 2 and size >= PARALLEL_BYTES):
         away = [task[2:3] != ("stamp",) for task in tasks]
     else:
         away = [not _sure_to_finish(path, budget) for path, _ in files]
@@ -222,14 +227,14 @@ def _ranges(path: Path, size: int, cpus: int) -> list[tuple[int, int]]:
 
     A file is cut when it holds more than a CPU's share of the text to read (so a
     corpus of many similar files is read a file a worker, as before) and each range
-    would hold at least `SPLIT_BYTES`.
+    would hold at least `SPLIT_BYTES`, and whenever it is larger than `MAX_PIECE_BYTES`.
     """
     if path.suffix.lower() != ".jsonl":
         return []
     try:
         length = path.stat().st_size
         share = max(SPLIT_BYTES, size // cpus)
-        pieces = min(cpus, length // share)
+        pieces = max(min(cpus, length // share), -(-length // MAX_PIECE_BYTES))
         if pieces < 2:
             return []
         cuts = [0]
