@@ -49,8 +49,9 @@ SPLIT_BYTES = 2 * 1024 * 1024
 # And a range holds at most this many bytes, even with one worker: each range has the
 # time budget of a file, so a large collection is not skipped as too slow to read on a
 # loaded machine (a 60 MB file of 100,000 passages took over 60 s with 4 jobs on the 2
-# CPUs), and workers share a few large files evenly.
-MAX_PIECE_BYTES = 16 * 1024 * 1024
+# CPUs; 32 MB take 6-8 s of CPU). Not smaller: each range stems and hashes its own
+# vocabulary, so more ranges cost more CPU in all.
+MAX_PIECE_BYTES = 32 * 1024 * 1024
 WORST_SECONDS_PER_MB = 1.0
 SAFETY = 10
 _TEXT_SUFFIXES = tuple(s for s in SUPPORTED_SUFFIXES if s != ".pdf")
