@@ -89,6 +89,30 @@ def _deep_html(size: int) -> str:
     return "<p>start</p>" + "<div>" * depth + "deep text" + "</div>" * depth
 
 
+def _web_page(size: int) -> str:
+    """A saved web page: navigation, cookie banner, article sections, sidebar, footer."""
+    section = (
+        "<h2>Section</h2><p>" + " ".join(_WORDS) + ".</p><ul><li>cyber security</li>"
+        "<li>member states</li></ul><table><tr><td>a</td><td>b</td></tr></table>"
+    )
+    head = (
+        '<html><head><title>Page</title></head><body><div class="cookie-banner">We use '
+        'cookies. <a href="#">Cookie settings</a></div><nav><a href="/">Home</a> | '
+        '<a href="/p">Policies</a></nav><main><article><h1>Policy</h1>'
+    )
+    tail = (
+        '</article></main><aside><a href="/n">News</a></aside><footer>(c) 2024</footer>'
+        "</body></html>"
+    )
+    return head + _repeat(section, max(1, size - len(head) - len(tail))) + tail
+
+
+def _nested_blocks(size: int) -> str:
+    """Blocks of text nested 250 deep (lxml nests no deeper), one after another."""
+    block = "<div>" * 250 + "deep words " * 50 + "</div>" * 250
+    return _repeat(block, size)
+
+
 def _punctuation_runs(size: int) -> str:
     """A run of every ASCII punctuation character in turn, each on one line."""
     marks = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
@@ -124,6 +148,10 @@ CASES: dict[str, tuple[str, Callable[[int], str]]] = {
     "html-comments": (".html", lambda n: _repeat("<!--", n)),
     "html-open-tags": (".html", lambda n: _repeat("<a", n)),
     "html-punctuation": (".html", _punctuation_runs),
+    # These go through trafilatura (the page's main content) first.
+    "html-web-page": (".html", _web_page),
+    "html-nested-blocks": (".html", _nested_blocks),
+    "html-table-rows": (".html", lambda n: _repeat("<tr><td>cell words</td><td>more</td></tr>", n)),
     "jsonl-long-line": (
         ".jsonl",
         lambda n: '{"id": 1, "text": "' + _repeat("word ", n - 30) + '"}\n',

@@ -15,19 +15,20 @@ it reaches `Settings.min_confidence`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from bot import acronyms, analysis, wordlist
-from bot.kinds import NEEDS, answers_the_kind
+from bot.kinds import NEEDS, answers_the_kind, without_asked
 from bot.model import AnswerModel
 from bot.passages import split_sentences
 from bot.question import Question
-from bot.retriever import Hit, Retriever, Search
+from bot.retriever import RELATED_WEIGHT, Hit, Retriever, Search
 from bot.suggestions import shorten
 
 # Small-talk replies name no command: each front end adds its own way to get help
@@ -122,9 +123,27 @@ class Answer:
         }
 
 
-def is_fragment(sentences: tuple[str, ...]) -> bool:
-    """Whether the quoted sentences only lead in to something missing (end in a colon)."""
-    return bool(sentences) and all(s.rstrip().endswith(":") for s in sentences)
+def is_fragment(sentences: tuple[str, ...], stems: Collection[str] = ()) -> bool:
+    """Whether the quoted sentences only lead in to something missing (`leads_in`)."""
+    return bool(sentences) and all(leads_in(s, stems) for s in sentences)
+
+
+def leads_in(sentence: str, stems: Collection[str] = ()) -> bool:
+    """Whether a sentence only leads in to a list: it ends in a colon.
+
+    Unless what it says about the question (its `stems`) comes before its last clause
+    and none in it: "Cyber threats are evolving very fast, with technologies being
+    misused for:" answers how fast threats evolve, though it only leads in to what
+    technologies are misused for.
+    """
+    text = sentence.rstrip()
+    if not text.endswith(":"):
+        return False
+    head, comma, tail = text.rpartition(", ")
+    if not comma or not stems:
+        return True
+    asked = set(stems)
+    return not (_stems_of(head) & asked) or bool(_stems_of(tail) & asked)
 
 
 def source_line(hit: Hit) -> str:
@@ -170,6 +189,16 @@ def _units(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1 << 12)
+def _bullets(text: str) -> tuple[bool, ...]:
+    """For each of `_units(text)`: whether it is (part of) a bullet item."""
+    return tuple(
+        line.startswith("• ")
+        for line in text.split("\n")
+        for _ in split_sentences(line.removeprefix("• "))
+    )
+
+
+@lru_cache(maxsize=1 << 12)
 def _analysed(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     """A passage's sentences with their content stems, worked out once per passage.
 
@@ -197,6 +226,7 @@ def best_sentences(
     limit: int = 2,
     needed: re.Pattern[str] | None = None,
     weights: Mapping[str, float] | None = None,
+    asked: frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
     """The sentence(s) of a passage that best match the question's stems, in text order.
 
@@ -206,18 +236,28 @@ def best_sentences(
     first); each next one is added
     only if it holds question stems the chosen ones lack (an answer spread over two
     bullets), so the reply stays short and every sentence in it earns its place. A
-    chosen lead-in ending in a colon brings the list items after it: alone it says
-    nothing.
+    chosen lead-in ending in a colon brings the bullets after it (up to `LIST_ITEMS`):
+    alone it says nothing.
     """
     analysed = _analysed(text)
     if not analysed:
         return ()
     units = [u for u, _ in analysed]
     matched = [set(found & stems) for _, found in analysed]
-    meets = [needed is not None and _holds_kind(needed, u) for u in units]
+    meets = [needed is not None and _holds_kind(needed, without_asked(asked, u)) for u in units]
+    bullets = _bullets(text)
+    # A lead-in whose list was lost ("... misused for:" and no bullets after it) says
+    # nothing unless it holds what the question asks for ("covers 5 areas:" for "how
+    # many"). It may be the best match (the reply is then a bare lead-in, which the bot
+    # declines), but it never joins another sentence: quoted next to one, it would
+    # read as if that sentence were its list.
+    lost = [
+        leads_in(u, stems) and not meets[i] and not (i + 1 < len(units) and bullets[i + 1])
+        for i, u in enumerate(units)
+    ]
     chosen: list[int] = []
     covered: set[str] = set()
-    while len(chosen) < limit:
+    while len(chosen) < limit and not (chosen and lost[chosen[0]]):
         gains = [
             (
                 _weight(m - covered, weights)
@@ -227,7 +267,7 @@ def best_sentences(
                 -i,
             )
             for i, m in enumerate(matched)
-            if i not in chosen
+            if i not in chosen and not (chosen and lost[i])
         ]
         if not gains:
             break
@@ -240,7 +280,9 @@ def best_sentences(
             break
     for i in list(chosen):
         if units[i].rstrip().endswith(":"):
-            chosen.extend(range(i + 1, min(i + 1 + LIST_ITEMS, len(units))))
+            # Its items: the bullets right after it (none when the list was lost).
+            items = range(i + 1, min(i + 1 + LIST_ITEMS, len(units)))
+            chosen.extend(itertools.takewhile(lambda j: bullets[j], items))
     return tuple(units[i] for i in sorted(set(chosen)))
 
 
@@ -308,24 +350,32 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
         defined = _definition(retriever, question.acronym)
         if defined is not None:
             return _acronym_draft(question, search, *defined)
-    if not search.hits:
+    if not any(h.matched for h in search.hits):
+        # Related words alone (`bot.related`) are too weak to quote a passage on: some
+        # word of the question itself must be in the text.
         return None
     support = supporting_hits(search)
-    stems = set(search.stems)
+    # A question stem the corpus lacks is looked for through its related words.
+    stands_for = search.expanded()
+    weights = {
+        t: search.info.get(q, 0.0) * (1.0 if t == q else RELATED_WEIGHT)
+        for t, q in stands_for.items()
+    }
     needed = NEEDS.get(question.kind)
+    asked = frozenset(question.words)
     quotes: list[Quote] = []
     sentences: tuple[str, ...] = ()
     for hit in support:
-        wanted = stems - {s for s in stems if _mentions(sentences, s)} if sentences else stems
+        said = _asked_in(sentences, stands_for)
+        wanted = {t for t, q in stands_for.items() if q not in said}
         limit = 2 if hit is support[0] else 1
-        chosen = best_sentences(hit.passage.text, wanted, limit, needed, search.info)
+        chosen = best_sentences(hit.passage.text, wanted, limit, needed, weights, asked)
         sentences += chosen
         quotes.append(Quote(chosen, hit))
     found = frozenset().union(*(h.matched for h in support))
-    quoted = frozenset().union(*(_stems_of(s) for s in sentences))
-    values = features(
-        retriever, question, search, found, quoted & frozenset(search.stems), sentences
-    )
+    # The features count exact matches; `related` says how much stand-ins added.
+    exact = _asked_in(sentences, {s: s for s in search.stems})
+    values = features(retriever, question, search, found, exact, sentences)
     if question.kind == "acronym":
         # It asks what the letters stand for and the text never spells them out: a
         # sentence that merely uses the acronym does not answer that.
@@ -401,6 +451,7 @@ FEATURES = (
     "absent_specific",  # specificity of the most specific question word the corpus lacks
     "quoted_specific",  # share of the question's specificity the quoted sentences hold
     "unquoted_specific",  # specificity of the most specific question word not quoted
+    "related",  # share of the question's information matched only through related words
 )
 
 
@@ -436,7 +487,9 @@ def features(
         "corrected": float(bool(search.corrections)),
         "kind_met": float(met is True),
         "kind_unmet": float(met is False),
-        "fragment": float(is_fragment(sentences)),
+        # A lead-in that holds what the question asks for ("covers 5 external policy
+        # areas:" for "how many") answers it, though its list was lost.
+        "fragment": float(is_fragment(sentences, search.expanded()) and met is not True),
         "acronym": 0.0,
         "yes_no": float(question.kind == "yes_no"),
         "why_how": float(question.kind in ("why", "how")),
@@ -446,6 +499,7 @@ def features(
         "absent_specific": max((v for s, v in specific.items() if s in absent), default=0.0),
         "quoted_specific": sum(v for s, v in specific.items() if s in quoted) / total,
         "unquoted_specific": max(unquoted, default=0.0),
+        "related": search.coverage(hits[0].related),
     }
 
 
@@ -492,10 +546,12 @@ def compose(
     if reply is None:
         return _abstain(question, search, did_you_mean, 0.0)
     confidence = model.probability(reply.features)
-    # Two replies are never answers, whatever the model says: a bare lead-in, and a
-    # sentence that merely uses an acronym when the question asks what it stands for.
+    # Two replies are never answers, whatever the model says: a bare lead-in that does
+    # not hold what the question asks for, and a sentence that merely uses an acronym
+    # when the question asks what it stands for.
     unexpanded = question.kind == "acronym" and reply.features.get("acronym") != 1.0
-    if confidence < min_confidence or is_fragment(reply.sentences) or unexpanded:
+    fragment = reply.features.get("fragment") == 1.0
+    if confidence < min_confidence or fragment or unexpanded:
         return _abstain(question, replace(search, hits=reply.hits), did_you_mean, confidence)
     return Answer(
         question.text,
@@ -505,7 +561,7 @@ def compose(
         reply.sentences,
         reply.hits,
         search.corrections,
-        highlight_words(reply.sentences, set(search.stems)),
+        highlight_words(reply.sentences, set(search.expanded())),
         (),
         confidence,
         reply.quotes,
@@ -535,5 +591,6 @@ def _abstain(question: Question, search: Search, did_you_mean: str, confidence: 
     )
 
 
-def _mentions(sentences: tuple[str, ...], stem: str) -> bool:
-    return any(stem in _stems_of(s) for s in sentences)
+def _asked_in(sentences: tuple[str, ...], stands_for: Mapping[str, str]) -> frozenset[str]:
+    """The question stems the sentences hold, themselves or through a related word."""
+    return frozenset(stands_for[t] for s in sentences for t in _stems_of(s) if t in stands_for)

@@ -1,8 +1,9 @@
 """What each kind of question needs its answer to hold.
 
-A date for "when", a number for "how many/much", a name or a body for "who", a place
-for "where". Plain patterns over the reply text, read by the answer/abstain decision and by the
-choice of the quoted sentence (`bot.answer`).
+A date for "when", a number for "how many/much", an amount of money for "how much does
+it cost", a name or a body for "who", a place for "where". Plain patterns over the reply
+text, read by the answer/abstain decision and by the choice of the quoted sentence
+(`bot.answer`).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
     "eighty ninety hundred hundreds thousand thousands million millions billion billions "
-    "trillion dozen dozens half quarter third single double twice several few"
-)
+    "trillion dozen dozens half quarter single double twice several few"
+)  # not "third": "third countries" counts nothing
 _DATE = re.compile(
     r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
     r"|\b\d{1,2}(?:[:.h]\d{2})\b|\b\d{1,2}\s*(?:a\.?m\b\.?|p\.?m\b\.?)"
@@ -54,7 +55,7 @@ _AGENTS = (
     "industry academia academics experts community stakeholders employer employees"
 )
 _NAME = re.compile(
-    r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")\b"
+    r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")s?\b"
 )
 _PLACES = (
     "city cities country countries region regions street road building floor room office "
@@ -68,10 +69,16 @@ _LOCATIVE = r"\b(?:at|in|on|near|inside|outside|within|across)\s+(?:the\s+|a\s+)
 _PLACE = re.compile(
     r"(?<=\S\s)[A-Z][\w'’-]+|\b(?:" + "|".join(_PLACES.split()) + r")\b|" + _LOCATIVE
 )
+# An amount of money: a currency sign or name ("€250", "EUR 5 million", "40 dollars").
+_MONEY = re.compile(
+    r"[€$£¥]|\b(?:euros?|eur|dollars?|usd|pounds?|gbp|cents?|francs?|chf|yen)\b|\bfree of charge\b",
+    re.I,
+)
 NEEDS: dict[str, re.Pattern[str]] = {
     "when": _DATE,
     "how_many": _NUMBER,
     "how_much": _NUMBER,
+    "money": _MONEY,
     "who": _NAME,
     "where": _PLACE,
 }
@@ -88,20 +95,21 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     needed = NEEDS.get(question.kind)
     if needed is None:
         return None
-    return needed.search(_without_asked(question, reply)) is not None
+    return needed.search(without_asked(frozenset(question.words), reply)) is not None
 
 
 _WORD = re.compile(r"\w+")
 
 
-def _without_asked(question: Question, reply: str) -> str:
-    """The reply with the question's own words blanked out.
+def without_asked(asked: frozenset[str], reply: str) -> str:
+    """The reply with the question's own words (`Question.words`) blanked out.
 
     What the question names is not its answer: "How many cyberattacks hit Ukraine in
     2022?" is not answered by a sentence whose only number is the 2022 it asked about,
     nor "Who leads the PESCO team?" by one whose only name is PESCO.
     """
-    asked = set(question.words)
+    if not asked:
+        return reply
     return _WORD.sub(
         lambda m: "_" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
     )

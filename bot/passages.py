@@ -35,8 +35,19 @@ MAX_BULLET_WORDS = 40
 # Sentence ends: . ! ? (optionally closed by a quote or bracket) then space and a
 # capital, digit, quote or bracket. Abbreviations below do not end a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*+\s++(?=[A-Z0-9\"'(\[])")
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "mr.", "mrs.", "dr.", "no.", "art.")
-_LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
+_ABBREVIATIONS = (
+    "e.g.", "i.e.", "etc.", "vs.", "cf.", "mr.", "mrs.", "ms.", "dr.", "no.", "art.",
+    "st.", "mt.", "jr.", "sr.", "prof.", "gen.", "gov.", "sen.", "rep.", "rev.", "col.",
+    "lt.", "capt.", "sgt.", "fr.", "c.", "ca.", "approx.", "fig.", "vol.", "pp.", "para.", "al.",
+)  # fmt: skip
+# A text ending in one of them (as a whole word), or in an initial ("Ben E. King", "U.S.
+# Marshal", "John F. Kennedy"), does not end a sentence. An abbreviation or initial
+# that really ends one ("... in the U.S. Then") joins two sentences: the lesser harm.
+_NOT_AN_END = re.compile(
+    r"(?:^|[^\w.])(?:" + "|".join(re.escape(a) for a in _ABBREVIATIONS) + r"|(?:[A-Z]\.)+)$",
+    re.IGNORECASE,
+)
+_LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS)) + 1
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def split_sentences(text: str) -> list[str]:
         # Only the last characters can end in an abbreviation: looking at those alone
         # keeps a paragraph of "e.g. A e.g. A ..." linear.
         tail = text[max(start, match.start() - _LONGEST_ABBREVIATION) : match.start()]
-        if tail.casefold().endswith(_ABBREVIATIONS):
+        if _NOT_AN_END.search(tail):
             continue
         candidate = text[start : match.start()].strip()
         if candidate:
@@ -156,13 +167,16 @@ def _group(section: Section) -> Iterator[str]:
     """Packs a section's units into passages of at most MAX_WORDS words and MAX_CHARS characters.
 
     Units go on lines of their own (bullets keep a "• " marker); sentences of one
-    paragraph stay on one line.
+    paragraph stay on one line. A lead-in ending in a colon keeps the bullets that
+    follow it, up to MAX_WORDS: "The strategy covers 5 areas:" means nothing in one
+    passage and its five areas nothing in another.
     """
     current = ""
     size = 0
     previous = -1
+    listing = False  # the passage so far ends with a lead-in and bullets of its list
     for text, bullet, number, n in _units(section):
-        limit = MAX_BULLET_WORDS if bullet else MAX_WORDS
+        limit = MAX_BULLET_WORDS if bullet and not listing else MAX_WORDS
         if current and (size + n > limit or len(current) + 1 + len(text) + 2 > MAX_CHARS):
             yield current
             current, size = "", 0
@@ -171,6 +185,7 @@ def _group(section: Section) -> Iterator[str]:
         current += f"• {text}" if bullet else text
         size += n
         previous = number
+        listing = (listing and bullet) or text.rstrip().endswith(":")
     if current:
         yield current
 
@@ -195,8 +210,12 @@ def _fold_bare_headings(document: Document) -> list[Section]:
     def flush() -> None:
         if not run:
             return
-        heading = sections[-1].heading if sections else ""
-        sections.append(Section(heading, tuple(run), tuple(True for _ in run)))
+        items, marks = tuple(run), tuple(True for _ in run)
+        if sections:  # the list of the text before it, in the same section
+            last = sections.pop()
+            sections.append(Section(last.heading, last.units + items, last.bullets + marks))
+        else:
+            sections.append(Section("", items, marks))
         run.clear()
 
     for section in document.sections:

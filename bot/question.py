@@ -149,6 +149,15 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("when", re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b", re.I)),
     ("how_many", re.compile(r"\bhow\s+many\b|\bwhat\s+(?:number|percentage|share)\b", re.I)),
     (
+        "money",
+        re.compile(
+            r"\bhow\s+much\b.*\b(?:money|cost|costs|price|spend|spent|budget|pay|paid|funding"
+            r"|fee|fees|salary|worth|charge)\b|\bwhat\s+(?:is\s+|are\s+)?(?:the\s+)?(?:price"
+            r"|cost|budget|salary|fee)s?\b",
+            re.I,
+        ),
+    ),
+    (
         "how_much",
         re.compile(r"\bhow\s+(?:much|long|old|big|large|far|tall|high)\b|\bwhat\s+amount\b", re.I),
     ),
@@ -187,7 +196,7 @@ class Question:
             "include", see `analysis.QUESTION_FORM_WORDS`); they match passages that
             use them but a passage lacking them is not missing anything asked.
         kind: The kind of answer asked for: one of `KINDS` ("when", "how_many",
-            "how_much", "who", "where", "why", "yes_no", "how", "what", "acronym",
+            "how_much", "money", "who", "where", "why", "yes_no", "how", "what", "acronym",
             "other").
         acronym: The acronym whose long form is asked ("What does PESCO stand for?",
             kind "acronym") or that the question is about ("What is PESCO?": the

@@ -20,7 +20,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot import analysis, scoring, wordlist
+from bot import analysis, related, scoring, wordlist
 from bot.index import Index
 from bot.passages import Passage
 from bot.question import Question, parse
@@ -30,6 +30,11 @@ from bot.question import Question, parse
 # on the public test collections (bench/quality.py): at full weight bigrams cost 3-8%
 # nDCG@10; at 0.3 they gain on every collection.
 BIGRAM_WEIGHT = 0.3
+# A related word (`bot.related`) standing in for a question word the corpus lacks
+# counts this much of a word in the score.
+RELATED_WEIGHT = 0.5
+# At most this many related words stand in for one question word (see `_stand_ins`).
+STAND_INS = 4
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,15 @@ class Hit:
         coverage: Share of the question's information (idf mass of its content words)
             found in the passage.
         matched: The question's content stems found in the passage.
+        related: Question stems the corpus lacks whose related words (`bot.related`)
+            the passage holds; not part of `matched` or `coverage`.
     """
 
     passage: Passage
     score: float
     coverage: float
     matched: frozenset[str] = frozenset()
+    related: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -59,10 +67,13 @@ class Search:
         hits: Best first; equal scores in corpus order.
         corrections: (typed, corrected) word pairs applied to the question.
         stems: The question's content stems after repair (for highlighting).
-        unknown: Content words that neither match nor could be repaired.
+        unknown: Content words that neither match nor could be repaired (some may
+            still be searched through related words, see `related`).
         info: Information (idf) of each content stem; unknown words get the most.
         form: Stems of question-form words ("located", "include"), see
             `analysis.QUESTION_FORM_WORDS`.
+        related: For a question stem the corpus lacks, the corpus stems of its
+            related words (`bot.related`) that were searched in its place.
     """
 
     hits: tuple[Hit, ...]
@@ -71,6 +82,15 @@ class Search:
     unknown: tuple[str, ...]
     info: dict[str, float] = field(default_factory=dict)
     form: frozenset[str] = frozenset()
+    related: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def expanded(self) -> dict[str, str]:
+        """Every stem that stands for a question stem: its own, and its related words'."""
+        found = {s: s for s in self.stems}
+        for stem, others in self.related.items():
+            for other in others:
+                found.setdefault(other, stem)
+        return found
 
     def coverage(self, matched: Iterable[str]) -> float:
         """Share of the question's information that a set of matched stems holds.
@@ -204,6 +224,7 @@ class Retriever:
         corrections: list[tuple[str, str]] = []
         unknown: list[str] = []
         stems: list[str] = []
+        instead: dict[str, tuple[str, ...]] = {}
         for word in question.content:
             stem = analysis.stem(word)
             if known(stem) is not None:
@@ -217,8 +238,12 @@ class Retriever:
                 corrections.append((word, self._surface_of_stem.get(prefix, prefix)))
                 stems.append(prefix)
             else:
+                # Still unknown (the corpus lacks the word), but searched through its
+                # related words, if the corpus has any.
                 unknown.append(word)
                 stems.append(stem)
+                if others := self._stand_ins(stem):
+                    instead[stem] = others
         terms = analysis.terms_from_stems(stems)
         # The other way round: "cyber attacks" asked, "cyberattacks" written.
         compounds = {
@@ -235,27 +260,49 @@ class Retriever:
             tuple(unknown),
             {s: self._idf(s) for s in stems},
             form,
+            instead,
         )
+        for others in instead.values():
+            terms += [r for r in others if r not in terms]
         if not terms:
             return search
         return replace(search, hits=tuple(self._rank(search, terms, compounds, k)))
+
+    def _stand_ins(self, stem: str) -> tuple[str, ...]:
+        """The corpus's related words for a stem it lacks: the `STAND_INS` rarest.
+
+        The rarest say the most, and a common one ("activity" for "fight") would add
+        the postings of a tenth of a large corpus to the question for little.
+        """
+        found = [r for r in related.related(stem) if self.column(r) is not None]
+        return tuple(sorted(found, key=lambda r: (-self._idf(r), r))[:STAND_INS])
+
+    @staticmethod
+    def _weight(term: str, search: Search) -> float:
+        """How much a search term counts: a word 1, a bigram or a stand-in less."""
+        if " " in term:
+            return BIGRAM_WEIGHT
+        if _stands_in(term, search):
+            return RELATED_WEIGHT
+        return 1.0
 
     def _idf(self, term: str) -> float:
         """A term's idf; a term the corpus lacks gets the highest."""
         column = self.column(term)
         return float(self.index.idf[column]) if column is not None else self.index.max_idf
 
-    def _ceiling(self, terms: list[str]) -> float:
+    def _ceiling(self, terms: list[str], search: Search) -> float:
         """The highest score a passage could reach: every term at saturated tf.
 
         Unknown words count at the highest idf (the question asks for something the
         corpus lacks); bigrams the corpus lacks do not count (a question's word pairs
-        are mostly not phrases, and their absence says nothing).
+        are mostly not phrases, and their absence says nothing); nor do related words
+        standing in for an unknown one (it already counts in full).
         """
         total = sum(
             self._idf(t) * (BIGRAM_WEIGHT if " " in t else 1.0)
             for t in terms
-            if " " not in t or self.column(t) is not None
+            if (" " not in t or self.column(t) is not None) and not _stands_in(t, search)
         )
         return total * (self.index.k1 + 1.0) or 1.0
 
@@ -269,7 +316,7 @@ class Retriever:
             return []
         columns = np.fromiter((column_of[t] for t in counts), dtype=np.int64)
         weights = np.fromiter(
-            (n * (BIGRAM_WEIGHT if " " in t else 1.0) for t, n in counts.items()),
+            (n * self._weight(t, search) for t, n in counts.items()),
             dtype=np.float32,
             count=len(counts),
         )
@@ -278,7 +325,7 @@ class Retriever:
         # are settled here, by corpus position, not by the selection's whims.
         best = np.lexsort((candidates, -scores))[:k]
         top, top_scores = candidates[best], scores[best]
-        ceiling = self._ceiling(terms)
+        ceiling = self._ceiling(terms, search)
         # Which of the question's terms each hit holds: look its row up among the
         # question's own columns (slicing the arrays directly: asking scipy for a row
         # of a memory-mapped matrix copies the whole matrix).
@@ -292,6 +339,12 @@ class Retriever:
                 if compound in present:
                     present.update(parts)
             matched = frozenset(s for s in search.info if s in present)
+            through = frozenset(s for s, r in search.related.items() if not present.isdisjoint(r))
             passage = index.passages[position]
-            hits.append(Hit(passage, score / ceiling, search.coverage(matched), matched))
+            hits.append(Hit(passage, score / ceiling, search.coverage(matched), matched, through))
         return hits
+
+
+def _stands_in(term: str, search: Search) -> bool:
+    """Whether a search term is only a related word standing in for a question word."""
+    return term not in search.info and any(term in r for r in search.related.values())

@@ -8,7 +8,9 @@ The Telegram front end downloads a document an admin sends and hands it here:
 * `check_size` enforces the configured limit (on the size Telegram announces, and again
   on the bytes actually downloaded).
 * `check_content` looks at the bytes themselves, so a renamed image or archive is
-  refused: a .pdf must start with ``%PDF-``; .txt, .md and .html must be text.
+  refused: a .pdf must start with ``%PDF-``, a .docx or .odt must be a ZIP archive (as
+  those formats are; the corpus reader then checks it is not a zip bomb); .txt, .md and
+  .html must be text.
 * `save` writes the file into the corpus folder atomically (a hidden temporary file in
   the same folder, checked with the corpus reader, then renamed into place), and never
   replaces an existing file unless asked to.
@@ -26,10 +28,17 @@ import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from bot.documents import UPLOAD_SUFFIXES, CorpusFileError, looks_binary, read_document
+from bot.documents import (
+    TEXT_SUFFIXES,
+    UPLOAD_SUFFIXES,
+    CorpusFileError,
+    looks_binary,
+    read_document,
+)
 
 ALLOWED_SUFFIXES = UPLOAD_SUFFIXES  # the corpus reader's list, less .jsonl
-TEXT_SUFFIXES = tuple(s for s in ALLOWED_SUFFIXES if s != ".pdf")
+_ZIP = b"PK\x03\x04"
+_ZIP_SUFFIXES = {".docx": "a Word .docx file", ".odt": "an OpenDocument .odt file"}
 MAX_NAME = 100  # characters of a saved file name, suffix included
 DEFAULT_STEM = "document"
 _SAMPLE = 8192  # bytes looked at for an HTML tag (times 8)
@@ -67,7 +76,7 @@ class UploadRefused(Exception):
 
 
 def supported() -> str:
-    """The allowed suffixes for messages, e.g. ".txt, .md, .html, .htm or .pdf"."""
+    """The allowed suffixes for messages, e.g. ".txt, .md, .html, .htm, .pdf, .docx or .odt"."""
     return ", ".join(ALLOWED_SUFFIXES[:-1]) + " or " + ALLOWED_SUFFIXES[-1]
 
 
@@ -136,10 +145,12 @@ def sniff(data: bytes) -> str | None:
 def check_content(name: str, data: bytes) -> None:
     """Checks that the bytes are what the name says.
 
-    A .pdf must start with ``%PDF-``. A .txt, .md or .html file must be text: not a known
-    binary format, no NUL bytes, almost no control characters, and valid UTF-8 (a BOM
-    is fine) or, failing that, single-byte text such as Windows-1252. An .html file must
-    also contain at least one tag.
+    A .pdf must start with ``%PDF-``; a .docx or .odt must be a ZIP archive (binary by
+    design: the text checks do not apply; `save` then reads it as the corpus will). A
+    .txt, .md or .html file must be text: not a known binary format, no NUL bytes,
+    almost no control characters, and valid UTF-8 (a BOM is fine) or, failing that,
+    single-byte text such as Windows-1252. An .html file must also contain at least one
+    tag.
 
     Raises:
         UploadRefused: The content does not match the name, or the file is empty.
@@ -152,6 +163,14 @@ def check_content(name: str, data: bytes) -> None:
             kind = sniff(data)
             what = f"it is {kind}" if kind else "it has no %PDF- header"
             raise UploadRefused(f"{name} is not a PDF file: {what}. Nothing was saved.")
+        return
+    if suffix in _ZIP_SUFFIXES:
+        if not data.startswith(_ZIP):
+            kind = sniff(data)
+            what = f"it is {kind}" if kind else "it is not a ZIP archive, as those files are"
+            raise UploadRefused(
+                f"{name} is not {_ZIP_SUFFIXES[suffix]}: {what}. Nothing was saved."
+            )
         return
     if suffix not in TEXT_SUFFIXES:
         raise UploadRefused(f"{name}: I can only add {supported()} files.")

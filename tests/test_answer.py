@@ -108,6 +108,10 @@ def test_date_and_number_questions_need_a_date_or_number_in_the_reply(question, 
         ("When must claims be submitted?", "Claims are submitted within 30 days.", True),
         ("When must claims be submitted?", "Claims are submitted with every receipt.", False),
         ("How much does it cost?", "A ticket costs €40.", True),
+        ("How much does it cost?", "It costs 40 euros.", True),
+        ("How much money goes to the projects?", "Around 20 projects run.", False),
+        ("How many countries take part?", "Dialogues with third countries.", False),
+        ("Who talks to partners?", "Dialogues with international organisations.", True),
         ("Who approves the claims?", "Claims are approved by the CFO.", True),
         ("Who approves the claims?", "Claims are approved by the manager.", True),
         ("Who approves the claims?", "claims are approved quickly.", False),
@@ -135,6 +139,32 @@ def test_a_lead_in_brings_its_list_and_alone_is_no_answer():
 def test_a_lead_in_whose_list_was_lost_is_declined(shipped_engine):
     answer = shipped_engine.ask("What technologies are being increasingly misused?")
     assert not answer.answered
+
+
+def test_a_lost_lead_in_never_joins_another_sentence():
+    # Quoted beside "Cyber attacks grow.", the lead-in would read as if that were its list.
+    text = "Technologies are misused for:\nCyber attacks grow in number."
+    assert best_sentences(text, {"technolog", "misus", "cyber", "attack"}) == (
+        "Technologies are misused for:",
+    )
+    text = "Cyber attacks grow in number.\nTechnologies are misused for:"
+    assert best_sentences(text, {"technolog", "cyber", "attack", "grow"}) == (
+        "Cyber attacks grow in number.",
+    )
+
+
+def test_a_clause_before_a_lead_in_can_answer():
+    sentence = "Cyber threats are evolving very fast, with technologies being misused for:"
+    assert not is_fragment((sentence,), {"threat", "evolv", "fast"})
+    assert is_fragment((sentence,), {"technolog", "misus"})
+    assert is_fragment((sentence,), {"threat", "misus"})  # the asked words reach the lead-in
+    assert is_fragment((sentence,))
+
+
+def test_a_lead_in_holding_the_asked_number_answers_how_many(shipped_engine):
+    answer = shipped_engine.ask("How many external policy areas does the strategy cover?")
+    assert answer.answered
+    assert "covers 5 external policy areas:" in answer.text
 
 
 def test_a_sentence_of_the_asked_kind_is_quoted_first():

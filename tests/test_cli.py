@@ -33,7 +33,8 @@ def test_help_lists_every_subcommand_and_imports_nothing_heavy():
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    try: main(['--help'])\n"
         "    except SystemExit: pass\n"
-        "heavy = [m for m in ('numpy', 'scipy', 'numba', 'telegram') if m in sys.modules]\n"
+        "heavy = ('numpy', 'scipy', 'numba', 'telegram', 'trafilatura', 'lxml', 'docx')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(out.getvalue()); print('HEAVY', heavy)\n"
     )
     result = subprocess.run(
@@ -72,6 +73,7 @@ def test_one_shot_ask_imports_only_what_answering_needs(project):
     """An answer from a built index needs neither scipy nor numba nor the build's code."""
     assert run_bot("build", cwd=project).returncode == 0
     build = ("scipy", "numba", "numpy.f2py", "bot.index.builder", "bot.index.weighting")
+    build += ("trafilatura", "lxml", "docx")  # the readers' libraries: a build's only
     out = _run_and_list_loaded(project, ["ask", "What is PESCO?"], build)
     assert "PESCO" in out
     assert "CODE 0 HEAVY []" in out

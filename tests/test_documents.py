@@ -358,7 +358,7 @@ def test_html(tmp_path):
         ("one bold", True),
         ("two", True),
         ("after", False),
-        ("a b", False),
+        ("a | b", False),
     ]
     text = str(doc)
     assert "not text" not in text and "color" not in text and "enable JS" not in text
@@ -580,7 +580,8 @@ def test_unsupported_suffix_is_an_error(tmp_path):
 def test_corpus_files_order_and_skips(tmp_path):
     for name in [
         "b.txt", "a.md", "README.md", "sub/z.pdf", "sub/a.HTML", "A_upper.jsonl", "notes.docx",
-        ".hidden.txt", ".git/config.txt", "sub/.cache/x.md", "page.htm",
+        ".hidden.txt", ".git/config.txt", "sub/.cache/x.md", "page.htm", "~$notes.docx",
+        "sub/minutes.odt", "old.doc",
     ]:  # fmt: skip
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -592,8 +593,10 @@ def test_corpus_files_order_and_skips(tmp_path):
         "README.md",
         "a.md",
         "b.txt",
+        "notes.docx",
         "page.htm",
         "sub/a.HTML",
+        "sub/minutes.odt",
         "sub/z.pdf",
     ]
 

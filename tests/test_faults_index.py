@@ -515,16 +515,17 @@ def test_a_failed_reload_says_still_serving_only_when_that_is_true(small_corpus,
 
 
 def test_files_the_bot_cannot_read_are_named_in_one_warning_line(small_corpus, tmp_path):
-    (small_corpus / "policy.docx").write_bytes(b"PK\x03\x04 a word document")
+    (small_corpus / "policy.doc").write_bytes(b"\xd0\xcf\x11\xe0 an old word document")
     (small_corpus / "sub").mkdir()
     (small_corpus / "sub" / "figures.xlsx").write_bytes(b"PK\x03\x04 a spreadsheet")
     (small_corpus / ".hidden.docx").write_bytes(b"editor's lock file")
+    (small_corpus / "~$policy.docx").write_bytes(b"Word's owner file")
     result = run_bot("build", "--corpus", str(small_corpus), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "cannot read" in line]
     assert warnings == [
         "WARNING: not indexed, of a type the bot cannot read (it reads .txt, .md, .html, "
-        ".htm, .pdf, .jsonl): policy.docx, sub/figures.xlsx"
+        ".htm, .pdf, .docx, .odt, .jsonl): policy.doc, sub/figures.xlsx"
     ]
     again = run_bot("ask", "--corpus", str(small_corpus), "What is solar power?", cwd=tmp_path)
     assert "cannot read" not in again.stderr  # said by builds, not on every command

@@ -22,6 +22,10 @@ def section(heading: str, *units: str, bullets: bool = False) -> Section:
         ("In 2022 it grew. 20 projects run.", ["In 2022 it grew.", "20 projects run."]),
         ("no end", ["no end"]),
         ("", []),
+        ("Sung by Ben E. King in 1961. It sold.", ["Sung by Ben E. King in 1961.", "It sold."]),
+        ("He is a U.S. Marshal. He rides.", ["He is a U.S. Marshal.", "He rides."]),
+        ("Born c. 482 in Tauresium. Died 565.", ["Born c. 482 in Tauresium.", "Died 565."]),
+        ("She plays piano. No one else does.", ["She plays piano.", "No one else does."]),
     ],
 )
 def test_split_sentences(text, expected):
@@ -63,10 +67,19 @@ def test_headings_without_body_become_the_list_the_text_before_announces():
         )
     )
     assert [(p.section, p.text) for p in result] == [
-        ("AREAS", "It covers 2 areas:"),
-        ("AREAS", "• HUMAN RIGHTS\n• TRADE"),
+        ("AREAS", "It covers 2 areas:\n• HUMAN RIGHTS\n• TRADE"),
         ("NEXT", "Body."),
     ]
+
+
+def test_a_lead_in_keeps_its_list_beyond_the_bullet_grouping_limit():
+    items = [f"item {i} " + "word " * 12 for i in range(4)]  # 56 words of bullets
+    lead = section("RULES", "Staff must:", *items)
+    lead = Section("RULES", lead.units, (False, True, True, True, True))
+    plain = section("PLAIN", *items, bullets=True)
+    (together,) = passages.split_document(doc(lead))
+    assert together.text.startswith("Staff must:\n• item 0") and "item 3" in together.text
+    assert len(passages.split_document(doc(plain))) == 2  # without a lead-in: 2 + 2
 
 
 def test_bare_headings_at_the_start_fall_under_the_title():

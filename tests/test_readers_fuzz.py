@@ -82,7 +82,10 @@ def test_any_text_reads_or_is_refused(tmp_path: Path, text: str, suffix: str) ->
 
 
 @FUZZ
-@given(data=st.binary(max_size=3000), suffix=st.sampled_from((*TEXT_SUFFIXES, ".pdf")))
+@given(
+    data=st.binary(max_size=3000),
+    suffix=st.sampled_from((*TEXT_SUFFIXES, ".pdf", ".docx", ".odt")),
+)
 def test_any_bytes_read_or_are_refused(tmp_path: Path, data: bytes, suffix: str) -> None:
     read_or_refuse(write(tmp_path, suffix, data))
 
@@ -106,6 +109,37 @@ def test_mixed_encodings_read_or_are_refused(
 def test_pdf_header_with_garbage_is_a_corpus_file_error(tmp_path_factory, tail: bytes) -> None:
     path = tmp_path_factory.mktemp("pdf") / "broken.pdf"
     path.write_bytes(b"%PDF-1.7\n" + tail)
+    read_or_refuse(path)
+
+
+def _docx() -> bytes:
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Policy", level=1)
+    document.add_paragraph("Staff may work from home two days a week.", style="List Bullet")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+_DOCX = _docx()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(_DOCX) - 1), st.integers(0, 255)), min_size=1, max_size=8
+    )
+)
+def test_a_damaged_word_file_reads_or_is_refused(tmp_path_factory, flips) -> None:
+    data = bytearray(_DOCX)
+    for at, value in flips:
+        data[at] = value
+    path = tmp_path_factory.mktemp("docx") / "damaged.docx"
+    path.write_bytes(bytes(data))
     read_or_refuse(path)
 
 

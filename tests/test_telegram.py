@@ -9,6 +9,7 @@ Nothing sleeps: every wait is `fake.wait_for(condition, timeout)`.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -682,6 +683,39 @@ def test_upload_from_admin_is_saved_indexed_and_answered(
     assert "zeppelins.txt" in answer["text"]
 
 
+def docx_bytes(*paragraphs: tuple[str, str]) -> bytes:
+    """A Word file of (style, text) paragraphs, as python-docx writes it."""
+    import docx
+
+    document = docx.Document()
+    for style, text in paragraphs:
+        document.add_paragraph(text, style=style)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_word_upload_from_admin_is_saved_indexed_and_answered(
+    fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
+) -> None:
+    start_bot(live_engine)
+    data = docx_bytes(
+        ("Title", "Zeppelin Facts"),
+        ("Heading 1", "Airships"),
+        (
+            "Normal",
+            "The zeppelin hangar in Friedrichshafen houses twelve airships for summer tours.",
+        ),
+    )
+    reply = upload(fake, "Zeppelin facts.docx", data)
+    assert reply["text"].startswith("Added Zeppelin_facts.docx (")
+    assert "the index now has " in reply["text"]
+    assert (tmp_path / "corpus" / "Zeppelin_facts.docx").read_bytes() == data
+    [answer] = ask(fake, FACT_QUESTION, user=OTHER)
+    assert "twelve airships" in answer["text"]
+    assert "Airships" in answer["text"]  # the section, from the Word heading
+
+
 def test_upload_from_others_is_refused_and_nothing_saved(
     fake: FakeTelegram, start_bot: Any, live_engine: Engine, tmp_path: Path
 ) -> None:
@@ -701,7 +735,15 @@ def test_upload_from_others_is_refused_and_nothing_saved(
         ("report.pdf", FACT.encode(), "report.pdf is not a PDF file"),
         ("report.pdf", b"%PDF-1.7\n" + bytes(300), "cannot read PDF report.pdf"),
         ("page.html", b"\x01\x02\x03\x04binary\x05\x06\x07\x08" * 20, "binary file"),
-        ("virus.exe", b"MZ\x90\x00", "I can only add .txt, .md, .html, .htm or .pdf files"),
+        (
+            "virus.exe",
+            b"MZ\x90\x00",
+            "I can only add .txt, .md, .html, .htm, .pdf, .docx or .odt files",
+        ),
+        ("policy.docx", PNG, "policy.docx is not a Word .docx file: it is a PNG image."),
+        ("policy.docx", FACT.encode(), "policy.docx is not a Word .docx file: it is not a ZIP"),
+        ("policy.docx", b"PK\x03\x04" + bytes(300), "policy.docx is not a Word .docx file"),
+        ("notes.odt", b"PK\x03\x04" + bytes(300), "notes.odt is not an OpenDocument .odt file"),
     ],
 )
 def test_upload_whose_content_does_not_match_its_name_is_refused(

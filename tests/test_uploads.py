@@ -82,7 +82,9 @@ def test_safe_name(raw: str, expected: str) -> None:
     "raw", [None, "", "   ", "notes", "virus.exe", "notes.txt.exe", "archive.tar.gz", "../..", "x."]
 )
 def test_safe_name_refuses_other_suffixes(raw: str | None) -> None:
-    with pytest.raises(UploadRefused, match=r"I can only add \.txt, \.md, \.html, \.htm or \.pdf"):
+    with pytest.raises(
+        UploadRefused, match=r"I can only add \.txt, \.md, \.html, \.htm, \.pdf, \.docx or \.odt"
+    ):
         uploads.safe_name(raw)
 
 
@@ -125,6 +127,8 @@ def test_human_size(size: int, text: str) -> None:
         ("page.html", b"<!doctype html><html><body><p>Hello</p></body></html>"),
         ("page.htm", b"<p>Just a paragraph</p>"),
         ("report.pdf", b"%PDF-1.7\n..."),
+        ("policy.docx", b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256))),  # binary by design
+        ("minutes.odt", b"PK\x03\x04\x14\x00\x00\x08" + bytes(100)),
     ],
 )
 def test_check_content_accepts_what_the_name_says(name: str, data: bytes) -> None:

@@ -12,18 +12,21 @@ before the first heading belongs to a section with the heading "".
 Most policy text reaches us as text extracted from PDFs: hard-wrapped lines with
 trailing spaces, words hyphenated across line breaks, ALL-CAPS headings split over
 several lines, bullets whose items wrap. `parse_plain_text` undoes that. Markdown and
-HTML are first turned into the same stream of line events (with their explicit
-headings and list items), then share the same section builder.
+HTML (its main content), Word and OpenDocument files are first turned into the same
+stream of line events (with their explicit headings, list items and table rows), then
+share the same section builder.
 
 Nothing here keeps state between calls: each function maps its input to a result.
 
 The package, one file a job: `base` (records, file types, normalising), `plain` (line
 events and the section builder every format shares), `markdown` and `htmltext` (their
-line events), `files` (reading a file of each format, binary checks, the corpus listing).
+line events), `office` (.docx and .odt line events, zip bomb checks), `files` (reading
+a file of each format, binary checks, the corpus listing).
 """
 
 from bot.documents.base import (
     SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
     UPLOAD_SUFFIXES,
     CorpusFileError,
     Document,
@@ -35,6 +38,7 @@ from bot.documents.plain import parse_plain_text
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "TEXT_SUFFIXES",
     "UPLOAD_SUFFIXES",
     "CorpusFileError",
     "Document",

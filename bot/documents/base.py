@@ -11,9 +11,11 @@ log = logging.getLogger(__name__)
 
 # The one list of file types: the corpus reader reads these, and admin uploads accept
 # them all but .jsonl (a collection of many documents that a tool writes; it goes into
-# the corpus folder directly, not through a chat).
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
+# the corpus folder directly, not through a chat). TEXT_SUFFIXES are the ones decoded
+# as text; the others (.pdf, .docx, .odt) are binary formats that other libraries parse.
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".odt", ".jsonl")
 UPLOAD_SUFFIXES = tuple(s for s in SUPPORTED_SUFFIXES if s != ".jsonl")
+TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 
 
 class CorpusFileError(Exception):

@@ -16,7 +16,7 @@ from bot.documents.base import (
     _collapse,
     normalize_text,
 )
-from bot.documents.htmltext import _html_closed_markup, _HtmlEvents
+from bot.documents.htmltext import html_events
 from bot.documents.markdown import _markdown_events
 from bot.documents.plain import _sections, _text_sections, parse_plain_text
 
@@ -282,13 +282,14 @@ def read_document(path: Path, doc: str) -> list[Document]:
         doc: Its name for users: the path relative to the corpus folder.
 
     Returns:
-        One document for .txt/.md/.html/.htm/.pdf (with no sections if the file holds no
+        One document for each file of another type (with no sections if the file holds no
         text: the caller decides how to warn), one per valid line for .jsonl.
 
     Raises:
         CorpusFileError: The file cannot be read: unreadable, binary, a broken or
-            encrypted PDF, a .jsonl file without a single valid line, or an unsupported
-            suffix. The message names the file.
+            encrypted PDF, a damaged or oversized (zip bomb) .docx/.odt, a .jsonl file
+            without a single valid line, or an unsupported suffix. The message names
+            the file.
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -296,6 +297,14 @@ def read_document(path: Path, doc: str) -> list[Document]:
         raise CorpusFileError(f"{doc}: unsupported file type (supported: {supported})")
     if suffix == ".pdf":
         return [_read_pdf(path, doc)]
+    if suffix in (".docx", ".odt"):
+        # Imported here: zipfile and ElementTree cost a one-shot `ask` 10 ms it never needs.
+        from bot.documents.office import docx_events, odt_events
+
+        read = docx_events if suffix == ".docx" else odt_events
+        events, office_title = read(_read_bytes(path, doc), doc)
+        source = " ".join(t for _, t in events)
+        return [Document(doc, office_title or _title_from_stem(path), _sections(events, source))]
     text = _decode(_read_bytes(path, doc), doc)
     if suffix == ".jsonl":
         return _read_jsonl(text, path, doc)
@@ -305,15 +314,9 @@ def read_document(path: Path, doc: str) -> list[Document]:
         events, md_title = _markdown_events(text)
         return [Document(doc, md_title or title, _sections(events, text))]
     if suffix in (".html", ".htm"):
-        parser = _HtmlEvents()
-        try:
-            parser.feed(_html_closed_markup(text))
-            parser.close()
-        except (AssertionError, ValueError) as exc:  # html.parser on badly broken markup
-            raise CorpusFileError(f"cannot read HTML {doc}: {exc}") from exc
-        source = " ".join(t for _, t in parser.events)
-        sections = _sections(parser.events, source)
-        return [Document(doc, parser.title or parser.first_h1 or title, sections)]
+        events, html_title = html_events(text, doc)
+        source = " ".join(t for _, t in events)
+        return [Document(doc, html_title or title, _sections(events, source))]
     return [Document(doc, title, tuple(parse_plain_text(text)))]
 
 
@@ -321,7 +324,9 @@ def corpus_files(corpus_dir: Path, unsupported: list[str] | None = None) -> list
     """Lists the corpus files under a folder, recursively, in a stable order.
 
     Hidden files and folders (name starting with ".") are skipped: editors and version
-    control keep their own files there. A README.md is content like any other file.
+    control keep their own files there; so are Microsoft Office's owner files ("~$"
+    names, which Word leaves beside a document while it is open). A README.md is
+    content like any other file.
     Suffixes match case-insensitively ("REPORT.PDF"). Symbolic links to folders are not
     followed, so a link loop cannot hang the build.
 
@@ -338,7 +343,7 @@ def corpus_files(corpus_dir: Path, unsupported: list[str] | None = None) -> list
     Raises:
         CorpusFileError: `corpus_dir` does not exist or is not a folder.
     """
-    expected = "it should be a folder of .txt/.md/.html/.pdf/.jsonl files"
+    expected = "it should be a folder of " + "/".join(SUPPORTED_SUFFIXES) + " files"
     if not corpus_dir.exists():
         raise CorpusFileError(f"corpus folder {corpus_dir} does not exist; {expected}")
     if not corpus_dir.is_dir():
@@ -351,7 +356,7 @@ def corpus_files(corpus_dir: Path, unsupported: list[str] | None = None) -> list
     for root, dirs, files in os.walk(corpus_dir, onerror=warn):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if name.startswith("."):
+            if name.startswith((".", "~$")):
                 continue
             if not name.lower().endswith(SUPPORTED_SUFFIXES):
                 if unsupported is not None:

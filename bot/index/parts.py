@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from bot.documents import SUPPORTED_SUFFIXES, CorpusFileError, read_document
+from bot.documents import TEXT_SUFFIXES, CorpusFileError, read_document
 from bot.documents.files import read_jsonl_piece, warn_jsonl_problems
 from bot.index.stale import FileInfo, file_info, unchanged
 from bot.index.store import Index, file_words_to_line, passage_line, term_hashes
@@ -39,6 +39,12 @@ PARALLEL_BYTES = 16 * 1024 * 1024
 # the budget. The slowest text measured (every `make bench-robustness` case at 1.25 MB,
 # read, split and analysed, CPU time on a loaded machine): markdown `*` runs and HTML
 # nested 20,000 deep, 0.72 s/MB; plain prose 0.50 s/MB; 1.0 leaves room for a slower CPU.
+# HTML goes through trafilatura first (its main content): `make bench-robustness`'s
+# blocks nested 250 deep (as far as lxml nests) take 3.9 s/MB, a saved page 1.3 s/MB;
+# a paragraph of 24,000 links took 0.9 s at 1 MB but grows faster than its size (4.4 s
+# at 2.8 MB, inside lxml and trafilatura). So HTML has its own rate, with room for a
+# slower CPU, and a page over 1 MB is read in a worker, where the budget stops it.
+# .pdf, .docx and .odt files always are: their parsers are not ours.
 IN_PROCESS_BYTES = 1024 * 1024
 # With workers to share it, a .jsonl file of at least this many bytes (a collection:
 # one document a line) is read in byte ranges cut at line starts, one range a worker,
@@ -53,8 +59,8 @@ SPLIT_BYTES = 2 * 1024 * 1024
 # vocabulary, so more ranges cost more CPU in all.
 MAX_PIECE_BYTES = 32 * 1024 * 1024
 WORST_SECONDS_PER_MB = 1.0
+HTML_WORST_SECONDS_PER_MB = 5.0
 SAFETY = 10
-_TEXT_SUFFIXES = tuple(s for s in SUPPORTED_SUFFIXES if s != ".pdf")
 
 
 @dataclass(frozen=True)
@@ -434,20 +440,23 @@ def _hashes_of(part: FilePart) -> np.ndarray:
 def _sure_to_finish(path: Path, budget: float | None) -> bool:
     """Whether reading the file here is sure to take a small part of the budget.
 
-    True for a text file (not a PDF, whose parser is not ours) of at most
-    `budget / SAFETY / WORST_SECONDS_PER_MB` megabytes, and at most `IN_PROCESS_BYTES`;
-    always True without a budget. Every text reader is linear in its input
-    (tests/test_readers_fuzz.py, `make bench-robustness`), so the size bounds the time.
+    True for a text file (not a .pdf, .docx or .odt, whose parsers are not ours) of at
+    most `budget / SAFETY / WORST_SECONDS_PER_MB` megabytes (`HTML_WORST_SECONDS_PER_MB`
+    for HTML), and at most `IN_PROCESS_BYTES`; always True without a budget. Every text
+    reader is linear in its input up to that size (tests/test_readers_fuzz.py, `make
+    bench-robustness`), so the size bounds the time.
     """
     if budget is None:
         return True
-    if path.suffix.lower() not in _TEXT_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES:
         return False
     try:
         size = path.stat().st_size
     except OSError:
         return True  # reading it fails at once: nothing to wait for
-    limit = min(IN_PROCESS_BYTES, budget / SAFETY / WORST_SECONDS_PER_MB * 1024 * 1024)
+    rate = HTML_WORST_SECONDS_PER_MB if suffix in (".html", ".htm") else WORST_SECONDS_PER_MB
+    limit = min(IN_PROCESS_BYTES, budget / SAFETY / rate * 1024 * 1024)
     return size <= limit
 
 

@@ -69,6 +69,13 @@ ANALYZER = {
     "max_words": passages_mod.MAX_WORDS,
     "max_bullet_words": passages_mod.MAX_BULLET_WORDS,
     "max_chars": passages_mod.MAX_CHARS,
+    # The readers' version: 2 = HTML's main content through trafilatura, table cells
+    # joined with " | ". An index of older readers is rebuilt once, rather than keep an
+    # unchanged page's navigation and footer passages for as long as the page is unchanged.
+    "readers": 2,
+    # How text is cut into passages: 2 = a lead-in keeps its list, initials ("Ben E.
+    # King") and whole-word abbreviations do not end a sentence.
+    "passages": 2,
 }
 
 

@@ -1,8 +1,9 @@
 """What admins (`TELEGRAM_ADMIN_IDS`) can do: /stats, /reload, and add documents.
 
 /stats shows counts since start. /reload rebuilds the index from the corpus folder
-(`Engine.rebuild`, in a worker thread) and says what changed. A .txt, .md, .html or
-.pdf document an admin sends in a private chat is downloaded through the Bot API
+(`Engine.rebuild`, in a worker thread) and says what changed. A document of a type
+the corpus reads (.txt, .md, .html, .pdf, .docx, .odt; `bot.uploads.ALLOWED_SUFFIXES`)
+that an admin sends in a private chat is downloaded through the Bot API
 (getFile, then the file URL), checked by `bot.uploads` (size, content matching the
 name, a sanitised file name), saved atomically into the corpus folder and indexed the
 same way. A same-named file is replaced only after the admin presses Replace: until

@@ -1,0 +1,132 @@
+"""Related words: "trust" asked, "confidence" written; "react" asked, "respond" written.
+
+A question in words the text does not use finds nothing to match, however plainly the
+text answers it. For a question word the corpus lacks, the search also looks for the
+word's synonyms and derived forms in WordNet 3.0 (Princeton University), taken from the
+word's three most frequent senses: "internet" -> cyberspace, "independent" ->
+sovereign/sovereignty, "quickly" -> rapid. They score at `RELATED_WEIGHT` of a word (a
+synonym of one sense is weaker evidence than the word itself), and the answer/abstain
+model sees how much of the question was matched only this way.
+
+The table (`related.tsv.gz` beside this module, 0.5 MB, 37,779 words; stem, then related
+stems) is derived once from WordNet's database files by `python -m bot.related WORDNET_DIR`
+(e.g. Debian's `wordnet-base` package installs them in /usr/share/wordnet) and ships
+with the package under WordNet's licence (`related-LICENSE.txt`), so nothing is
+downloaded at run time. It is read on the first question that has a word the corpus
+lacks (about 25 ms), never for a question in the corpus's own words.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from bot import analysis
+
+FILENAME = "related.tsv.gz"
+# Senses per word whose synonyms count: WordNet lists a word's senses most frequent
+# first, and past the third they drift ("help" -> "portion", "serving").
+SENSES = 3
+_POS = ("noun", "verb", "adj", "adv")
+# Pointers followed from a synset's words: derivationally related form, pertainym
+# ("rapidly" -> "rapid"). Hypernyms ("university" -> "establishment") drift too far.
+_LINKS = ("+", "\\")
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, str]:
+    """The shipped table, read once; empty if it is missing (the search then does without).
+
+    Each entry stays one string until it is asked for: splitting all 37,779 on load
+    would double the time a first unknown word waits.
+    """
+    try:
+        data = resources.files("bot").joinpath(FILENAME).read_bytes()
+    except FileNotFoundError:
+        return {}
+    lines = gzip.decompress(data).decode("utf-8").splitlines()
+    return dict(line.split("\t", 1) for line in lines)
+
+
+def related(stem: str) -> tuple[str, ...]:
+    """Stems of words related to a stemmed word (synonyms and derived forms), maybe none."""
+    return tuple(_table().get(stem, "").split())
+
+
+def derive(wordnet: Path) -> dict[str, set[str]]:
+    """Builds the table from WordNet's database files (`data.noun`, `index.noun`, ...).
+
+    Raises:
+        OSError: A database file cannot be read.
+    """
+    synsets: dict[tuple[str, str], tuple[list[str], list[tuple[str, str, str, int, int]]]] = {}
+    for pos in _POS:
+        for fields in _records(wordnet / f"data.{pos}"):
+            count = int(fields[3], 16)
+            words = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
+            at = 4 + 2 * count
+            pointers = []
+            for _ in range(int(fields[at])):
+                symbol, offset, target_pos, ends = fields[at + 1 : at + 5]
+                at += 4
+                target_pos = "a" if target_pos == "s" else target_pos
+                pointers.append((symbol, offset, target_pos, int(ends[:2], 16), int(ends[2:], 16)))
+            synsets[pos[0] if pos != "adv" else "r", fields[0]] = (words, pointers)
+    table: dict[str, set[str]] = defaultdict(set)
+    for pos in _POS:
+        key = pos[0] if pos != "adv" else "r"
+        for fields in _records(wordnet / f"index.{pos}"):
+            lemma = fields[0]
+            if "_" in lemma:
+                continue
+            offsets = fields[4 + int(fields[3]) + 2 :]
+            stem = analysis.stem(lemma)
+            for offset in offsets[:SENSES]:
+                words, pointers = synsets[key, offset]
+                found = set(words)
+                for symbol, target, target_pos, source, goal in pointers:
+                    if symbol in _LINKS and goal and (not source or words[source - 1] in found):
+                        found.add(synsets[target_pos, target][0][goal - 1])
+                table[stem].update(
+                    analysis.stem(w)
+                    for w in found
+                    if "_" not in w and w.isalpha() and w not in analysis.STOP_WORDS
+                )
+                table[stem].discard(stem)
+    return {stem: found for stem, found in table.items() if found}
+
+
+def _records(path: Path) -> Iterator[list[str]]:
+    """The fields of a WordNet database file's lines, the licence header skipped."""
+    with path.open(encoding="latin-1") as lines:
+        for line in lines:
+            if not line.startswith("  "):
+                yield line.split("|", 1)[0].split()
+
+
+def write(table: dict[str, set[str]], out: Path) -> None:
+    """Writes the table as gzipped TSV, sorted, so a rebuild gives the same bytes."""
+    text = "".join(f"{stem}\t{' '.join(sorted(table[stem]))}\n" for stem in sorted(table))
+    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m bot.related WORDNET_DIR [OUT]`: derives the shipped table."""
+    if not argv:
+        print("usage: python -m bot.related WORDNET_DIR [OUT]", file=sys.stderr)
+        return 2
+    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).with_name(FILENAME)
+    table = derive(Path(argv[0]))
+    write(table, out)
+    print(f"{len(table)} words, {sum(map(len, table.values()))} links -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
