@@ -45,6 +45,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -298,19 +299,28 @@ class _Profile:
             self.profiler.dump_stats(self.path)
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def worker_ours_build(a: dict) -> dict:
     from bot import index as index_mod
+    from bot.index import builder  # noqa: F401 - imported untimed, as bm25s's side is
 
     corpus, index = Path(a["corpus"]), Path(a["index"])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_s()
     with _Profile(a.get("profile")):
         report = index_mod.build(corpus, index, full=True)
     seconds = time.perf_counter() - started
+    cpu = _cpu_s() - cpu
     build_dir = index_mod.current_build(index)
     manifest = index_mod.read_manifest(build_dir)
     words = len(index_mod.load(index).words)
     return {
         "seconds": seconds,
+        "cpu_s": cpu,
         "passages": report.passages,
         "terms": report.terms,
         "words": words,
@@ -383,17 +393,19 @@ def worker_bm25s_index(a: dict) -> dict:
         result["compile_s"] = time.perf_counter() - started
     else:
         retriever = bm25s.BM25()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_s()
     with _Profile(a.get("profile")):
         tokens = _bm25s_tokenize(texts, return_ids=True)
         result["tokenize_s"] = time.perf_counter() - started
         retriever.index(tokens, show_progress=False)
     result["seconds"] = time.perf_counter() - started
+    result["cpu_s"] = _cpu_s() - cpu
     result["vocab"] = len(retriever.vocab_dict)
     if a.get("save"):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_s()
         retriever.save(a["save"], show_progress=False)
         result["save_s"] = time.perf_counter() - started
+        result["save_cpu_s"] = _cpu_s() - cpu
         result["size_mb"] = _dir_mb(Path(a["save"]))
     return result
 
@@ -604,6 +616,16 @@ def bench_size(size: int, opts: argparse.Namespace, base: Path) -> dict:
 # (label, getter for ours, getter for bm25s)
 METRICS: list[tuple[str, Any, Any]] = [
     ("build / index time (s)", lambda r: r["build"]["seconds"], lambda r: r["index"]["seconds"]),
+    (
+        "build / index + save (s)",  # the bar of issue 12: bm25s's tokenise + index + save
+        lambda r: r["build"]["seconds"],
+        lambda r: r["index"]["seconds"] + r["index"]["save_s"],
+    ),
+    (
+        "build CPU, all processes (s)",  # what the build costs when other jobs hold the CPUs
+        lambda r: r["build"]["cpu_s"],
+        lambda r: r["index"]["cpu_s"] + r["index"]["save_cpu_s"],
+    ),
     ("build peak RSS (MB)", lambda r: r["build"]["peak_mb"], lambda r: r["index"]["peak_mb"]),
     ("index size on disk (MB)", lambda r: r["build"]["size_mb"], lambda r: r["index"]["size_mb"]),
     ("load time (s)", lambda r: r["load"]["load_s"], lambda r: r["load"]["load_s"]),

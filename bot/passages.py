@@ -139,8 +139,8 @@ def cap_length(text: str, limit: int = MAX_CHARS) -> list[str]:
     return pieces
 
 
-def _units(section: Section) -> Iterator[tuple[str, bool, int]]:
-    """Yields (text, is_bullet, unit number) for a section's units.
+def _units(section: Section) -> Iterator[tuple[str, bool, int, int]]:
+    """Yields (text, is_bullet, unit number, words) for a section's units.
 
     A paragraph too long for one passage comes out as its sentences, all with the
     paragraph's number, so the grouping step can keep them on one line. Any unit or
@@ -148,14 +148,19 @@ def _units(section: Section) -> Iterator[tuple[str, bool, int]]:
     unit's number; only the first piece of a bullet carries the bullet.
     """
     for number, (text, bullet) in enumerate(zip(section.units, section.bullets, strict=True)):
-        if bullet or len(text.split()) <= MAX_WORDS:
+        words = len(text.split())
+        if bullet or words <= MAX_WORDS:
             # Room for the "• " a bullet gets, so no passage exceeds MAX_CHARS.
-            for i, piece in enumerate(cap_length(text, MAX_CHARS - 2)):
-                yield piece, bullet and i == 0, number
+            pieces = cap_length(text, MAX_CHARS - 2)
+            if len(pieces) == 1 and pieces[0] is text:  # the common case: counted once
+                yield text, bullet, number, words
+                continue
+            for i, piece in enumerate(pieces):
+                yield piece, bullet and i == 0, number, len(piece.split())
         else:
             for sentence in split_sentences(text):
                 for piece in cap_length(sentence, MAX_CHARS - 2):
-                    yield piece, False, number
+                    yield piece, False, number, len(piece.split())
 
 
 def _group(section: Section) -> Iterator[str]:
@@ -170,8 +175,7 @@ def _group(section: Section) -> Iterator[str]:
     size = 0
     previous = -1
     listing = False  # the passage so far ends with a lead-in and bullets of its list
-    for text, bullet, number in _units(section):
-        n = len(text.split())
+    for text, bullet, number, n in _units(section):
         limit = MAX_BULLET_WORDS if bullet and not listing else MAX_WORDS
         if current and (size + n > limit or len(current) + 1 + len(text) + 2 > MAX_CHARS):
             yield current

@@ -126,7 +126,7 @@ def test_files_read_in_worker_processes_give_the_same_index(corpus, tmp_path, mo
     read_in_workers = parts.read_in_workers
 
     def spy(files, away, *args):
-        submitted.extend(name for (_, name), sent in zip(files, away, strict=True) if sent)
+        submitted.extend(task[1] for task, sent in zip(files, away, strict=True) if sent)
         return read_in_workers(files, away, *args)
 
     monkeypatch.setattr(parts, "read_in_workers", spy)

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.documents.base import (
@@ -130,15 +131,32 @@ def _read_pdf(path: Path, doc: str) -> Document:
 _MAX_LINE_WARNINGS = 5
 
 
-def _read_jsonl(text: str, path: Path, doc: str) -> list[Document]:
-    """One document per line of {"id", "title", "text"}; bad lines are skipped, with warnings.
+@dataclass(frozen=True)
+class JsonlLines:
+    """What some lines of a .jsonl file hold: documents, and the lines skipped and why.
 
-    Kept lean: benchmark collections hold tens of thousands of lines.
+    Attributes:
+        documents: One per valid line, in order.
+        problems: (line number, why it was skipped) of each bad line; numbers count
+            from the first line given, 1 for the file's first.
+        lines: How many lines were not blank.
+        ids: The documents' ids, in order (a duplicate across pieces must be found).
     """
-    fallback_title = _title_from_stem(path)
+
+    documents: list[Document]
+    problems: list[tuple[int, str]]
+    lines: int
+    ids: list[str]
+
+
+def parse_jsonl(text: str, fallback_title: str) -> JsonlLines:
+    """One document per line of {"id", "title", "text"}; bad lines are listed, not read.
+
+    Kept lean: benchmark collections hold millions of lines.
+    """
     documents: list[Document] = []
-    seen: set[str] = set()
-    problems: list[str] = []
+    seen: dict[str, None] = {}
+    problems: list[tuple[int, str]] = []
     lines = 0
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
@@ -147,42 +165,113 @@ def _read_jsonl(text: str, path: Path, doc: str) -> list[Document]:
         try:
             record = json.loads(line)
         except ValueError as exc:
-            problems.append(f"line {number}: not valid JSON ({exc})")
+            problems.append((number, f"not valid JSON ({exc})"))
             continue
         except RecursionError:  # json's decoder recurses: "[[[[..." 1,000 deep ends it
-            problems.append(f"line {number}: nested too deeply")
+            problems.append((number, "nested too deeply"))
             continue
         if not isinstance(record, dict):
-            problems.append(f"line {number}: not a JSON object")
+            problems.append((number, "not a JSON object"))
             continue
         raw_id = record.get("id")
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
-            problems.append(f'line {number}: no "id" (a string or an integer)')
+            problems.append((number, 'no "id" (a string or an integer)'))
             continue
         body = record.get("text")
         if not isinstance(body, str) or not body.strip():
-            problems.append(f'line {number}: no "text"')
+            problems.append((number, 'no "text"'))
             continue
         name = str(raw_id)
         if name in seen:
-            problems.append(f'line {number}: duplicate id "{name}", the first one is kept')
+            problems.append((number, f'duplicate id "{name}", the first one is kept'))
             continue
-        seen.add(name)
+        seen[name] = None
         title = record.get("title")
         title = _collapse(normalize_text(title)) if isinstance(title, str) else ""
         sections = _text_sections(normalize_text(body))
         documents.append(Document(name, title or fallback_title, sections))
-    for problem in problems[:_MAX_LINE_WARNINGS]:
-        log.warning("%s: skipped %s", doc, problem)
+    return JsonlLines(documents, problems, lines, list(seen))
+
+
+def warn_jsonl_problems(doc: str, problems: list[tuple[int, str]]) -> None:
+    """Logs the first bad lines of a .jsonl file, then how many more there were."""
+    for number, problem in problems[:_MAX_LINE_WARNINGS]:
+        log.warning("%s: skipped line %d: %s", doc, number, problem)
     if len(problems) > _MAX_LINE_WARNINGS:
         log.warning("%s: skipped %d more bad lines", doc, len(problems) - _MAX_LINE_WARNINGS)
-    if lines == 0:
-        return [Document(doc, fallback_title, ())]
-    if not documents:
+
+
+def jsonl_documents(parsed: JsonlLines, path: Path, doc: str) -> list[Document]:
+    """The documents of a whole .jsonl file, once its bad lines have been warned about.
+
+    Raises:
+        CorpusFileError: The file has lines but not one valid line.
+    """
+    if parsed.lines == 0:
+        return [Document(doc, _title_from_stem(path), ())]
+    if not parsed.documents:
         raise CorpusFileError(
             f'{doc} has no valid line: each line should be a JSON object with "id" and "text"'
         )
-    return documents
+    return parsed.documents
+
+
+def _read_jsonl(text: str, path: Path, doc: str) -> list[Document]:
+    """The documents of a .jsonl file's text, warning about bad lines."""
+    parsed = parse_jsonl(text, _title_from_stem(path))
+    warn_jsonl_problems(doc, parsed.problems)
+    return jsonl_documents(parsed, path, doc)
+
+
+@dataclass(frozen=True)
+class JsonlPiece:
+    """The lines in one byte range of a .jsonl file, read on their own.
+
+    Attributes:
+        parsed: The range's lines (line numbers count from the range's first line).
+        newlines: Line breaks in the range: the next range's first line number is one
+            more than the breaks before it.
+        plain: False when the range does not read as the whole file would (not UTF-8,
+            a byte order mark, binary signs): the file must then be read whole.
+    """
+
+    parsed: JsonlLines
+    newlines: int
+    plain: bool
+
+
+def read_jsonl_piece(path: Path, doc: str, start: int, end: int) -> JsonlPiece:
+    """Reads bytes start..end-1 of a .jsonl file; both ends lie at line starts (or 0, EOF).
+
+    Whole-file decoding (a BOM, cp1252 fallback) and the binary check (8 KB blocks
+    counted from the file's start) are replayed exactly: the binary check looks at the
+    whole blocks that overlap the range, so the pieces of a file see every block the
+    whole file's check sees. Anything that the whole file might read otherwise gives
+    `plain=False`, and the caller reads the file whole.
+
+    Raises:
+        CorpusFileError: The file cannot be read.
+    """
+    low = start - start % _BINARY_BLOCK
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            high = min(size, -(-end // _BINARY_BLOCK) * _BINARY_BLOCK)
+            handle.seek(low)
+            window = handle.read(high - low)
+    except OSError as exc:
+        raise CorpusFileError(f"cannot read {doc}: {exc.strerror or exc}") from exc
+    data = window[start - low : end - low]
+    empty = JsonlPiece(JsonlLines([], [], 0, []), 0, plain=False)
+    boms = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+    if (start == 0 and data.startswith(boms)) or looks_binary(window):
+        return empty
+    try:
+        text = data.decode("utf-8-sig" if start == 0 else "utf-8")
+    except UnicodeDecodeError:
+        return empty
+    parsed = parse_jsonl(text, _title_from_stem(path))
+    return JsonlPiece(parsed, data.count(b"\n"), plain=True)
 
 
 def read_document(path: Path, doc: str) -> list[Document]:

@@ -9,6 +9,7 @@ One job a module:
 ``parts``      one corpus file's share of the index: read anew or reused
 ``builder``    `build`: plan, read, assemble into a `Collection`, weight, write;
                `build_with(settings)`, the way front ends call it
+``stream``     a build of more text than fits in memory: parts spilled and merged
 ``lock``       one build of an index folder at a time
 ``stale``      does the index still match the corpus?
 =============  ==============================================================

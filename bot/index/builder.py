@@ -18,6 +18,7 @@ function.)
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import logging
 import platform
@@ -30,17 +31,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
-from bot.index.parts import FilePart, read_parts, reuse_part
+from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
 from bot.index.reader import current_build, load, read_manifest
 from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
-from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hash
+from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hashes
 from bot.index.weighting import bm25_weights
 from bot.index.workers import ReadTimedOut
-from bot.index.writer import Collection, write
+from bot.index.writer import Collection, publish, write
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, int], None]
+
+# A full build of this much text or more streams (see `bot.index.stream`): 1M passages
+# of benchmark text are 0.6 GB and took 6.5 GB in memory.
+STREAM_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -146,21 +150,25 @@ def build(
     with build_lock(index_dir, wait=wait):
         before = _previous_manifest(index_dir)
         plan = plan_build(corpus_dir, index_dir, full)
-        parts, skipped, timed_out = _read(plan, progress, workers, budget)
-        collection = assemble(parts, plan.previous)
-        _check_has_text(corpus_dir, collection, skipped)
-        weighted = bm25_weights(collection.counts, collection.terms, k1, b)
-        manifest = _manifest(parts, skipped, collection, k1, b)
-        for entry in manifest["skipped"]:
-            if entry["path"] in timed_out:
-                entry["timed_out"] = budget  # not read again until it changes
-        build_dir = write(index_dir, manifest, collection, weighted)
-    hashes = {part.info.path: part.info.sha256 for part in parts}
+        if _streams(plan):
+            files, passages, terms, skipped, timed_out, build_dir = _build_streaming(
+                plan, corpus_dir, index_dir, k1, b, progress, workers, budget
+            )
+        else:
+            parts, skipped, timed_out = _read(plan, progress, workers, budget)
+            collection = assemble(parts, plan.previous)
+            _check_has_text(corpus_dir, collection, skipped)
+            weighted = bm25_weights(collection.counts, collection.terms, k1, b)
+            files = [(part.info, len(part.lines)) for part in parts]
+            passages, terms = len(collection.lines), len(collection.terms)
+            manifest = _manifest(files, skipped, timed_out, budget, passages, terms, k1, b)
+            build_dir = write(index_dir, manifest, collection, weighted)
+    hashes = {info.path: info.sha256 for info, _ in files}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
     return BuildReport(
-        files=len(parts),
-        passages=len(collection.lines),
-        terms=len(collection.terms),
+        files=len(files),
+        passages=passages,
+        terms=terms,
         seconds=time.perf_counter() - started,
         skipped=tuple(f.path for f in skipped),
         timed_out=timed_out,
@@ -171,6 +179,57 @@ def build(
         previous_passages=int(before.get("passages", 0)),
         reused=len(plan.kept),
         build=build_dir.name,
+    )
+
+
+def _streams(plan: Plan) -> bool:
+    """Whether to build streaming (`bot.index.stream`): for `STREAM_BYTES` of text or more.
+
+    Below that an in-memory build is as fast and its peak memory small.
+    """
+    return sum(plan.sizes) >= STREAM_BYTES
+
+
+def _build_streaming(
+    plan: Plan,
+    corpus_dir: Path,
+    index_dir: Path,
+    k1: float,
+    b: float,
+    progress: ProgressCallback | None,
+    workers: int | None,
+    budget: float | None,
+) -> tuple[list[tuple[FileInfo, int]], int, int, list[FileInfo], tuple[str, ...], Path]:
+    """Reads the corpus a file at a time into a `StreamWriter` and publishes the build."""
+    from bot.index.stream import StreamWriter
+
+    outcome: dict[str, Any] = {}
+
+    def fill(folder: Path) -> dict[str, Any]:
+        writer = StreamWriter(folder, plan.previous)
+        try:
+            _, skipped, timed_out = _read(plan, progress, workers, budget, sink=writer.add)
+        except BaseException:
+            writer.close()
+            raise
+        if not writer.passages:
+            writer.close()
+            raise _no_passages(corpus_dir, skipped)
+        terms = writer.finish(k1, b)
+        if not terms:
+            raise _no_terms(corpus_dir)
+        outcome.update(files=writer.files, passages=writer.passages, terms=terms)
+        outcome.update(skipped=skipped, timed_out=timed_out)
+        return _manifest(writer.files, skipped, timed_out, budget, writer.passages, terms, k1, b)
+
+    build_dir = publish(index_dir, fill)
+    return (
+        outcome["files"],
+        outcome["passages"],
+        outcome["terms"],
+        outcome["skipped"],
+        outcome["timed_out"],
+        build_dir,
     )
 
 
@@ -293,23 +352,33 @@ def _size(path: Path) -> int:
 
 
 def _read(
-    plan: Plan, progress: ProgressCallback | None, workers: int | None, budget: float | None
+    plan: Plan,
+    progress: ProgressCallback | None,
+    workers: int | None,
+    budget: float | None,
+    sink: Callable[[FilePart], None] | None = None,
 ) -> tuple[list[FilePart], list[FileInfo], tuple[str, ...]]:
     """Reads the files the plan did not reuse.
 
     Returns:
-        The parts, the skipped files, and the names of those skipped for overrunning
+        The parts (none if `sink` is given: each is handed to it in corpus order, and
+        not kept), the skipped files, and the names of those skipped for overrunning
         the time budget.
 
-    Progress counts files: the reused ones first (they are done already), then each
-    file as it is read.
+    Progress counts files: the reused ones first (they are done already; with a
+    `sink`, as their turn comes), then each file as it is read.
     """
     slow = _still_too_slow(plan, budget)
     unread = [i for i in plan.unread if i not in slow]
     reads = read_parts(
         [plan.files[i] for i in unread], sum(plan.sizes[i] for i in unread), workers, budget
     )
-    outcomes = itertools.chain(plan.kept.items(), slow.items(), zip(unread, reads, strict=True))
+    fresh = zip(unread, reads, strict=True)
+    if sink is None:
+        outcomes = itertools.chain(plan.kept.items(), slow.items(), fresh)
+    else:  # parts in corpus order, reused ones among those read
+        kept = sorted(plan.kept.items(), key=lambda item: item[0])
+        outcomes = itertools.chain(slow.items(), heapq.merge(kept, fresh, key=lambda x: x[0]))
     found: dict[int, FilePart] = {}
     skipped: list[FileInfo] = []
     timed_out: list[str] = []
@@ -318,7 +387,10 @@ def _read(
     with contextlib.closing(reads):
         for n, (i, outcome) in enumerate(outcomes, 1):
             if isinstance(outcome, FilePart):
-                found[i] = outcome
+                if sink is None:
+                    found[i] = outcome
+                else:
+                    sink(outcome)
             else:
                 path, name = plan.files[i]
                 log.warning("skipped %s: %s", name, outcome)
@@ -394,76 +466,24 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
     and only the files that changed are taken out and put in.
     """
     keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
-    terms, mappings = _merge_vocabularies(parts, keys)
+    groups: dict[int, tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
+    for key, part in zip(keys, parts, strict=True):
+        if key not in groups:
+            groups[key] = (part.terms, _hashes(part, previous), [])
+        groups[key][2].append(part.counts.indices)
+    terms, hashes, mapped = merge_vocabularies(list(groups.values()))
+    mappings = dict(zip(groups, mapped, strict=True))
     lines = [line for part in parts for line in part.lines]
-    counts = _stack_counts(parts, [mappings[key] for key in keys], len(lines), len(terms))
+    counts = stack_counts(parts, [mappings[key] for key in keys], len(lines), len(terms))
     ids = np.concatenate([p.id_hashes for p in parts]) if parts else np.zeros(0, np.uint64)
     return Collection(
         lines=lines,
         counts=counts,
         terms=terms,
-        term_hashes=_term_hashes(terms, previous, mappings.get(_PREVIOUS)),
+        term_hashes=hashes,
         id_hashes=ids.astype(np.uint64),
         words=_words(parts, previous),
         file_words_lines=[part.words_line for part in parts],
-    )
-
-
-def _merge_vocabularies(
-    parts: list[FilePart], keys: list[int]
-) -> tuple[list[str], dict[int, np.ndarray]]:
-    """The sorted union of the terms the parts use, and each vocabulary's old -> new column.
-
-    Parts with the same key share one vocabulary. A column no part uses maps to -1.
-    """
-    columns_used: dict[int, tuple[list[str], list[np.ndarray]]] = {}
-    for key, part in zip(keys, parts, strict=True):
-        columns_used.setdefault(key, (part.terms, []))[1].append(part.counts.indices)
-    vocabularies = {
-        key: (vocab, _used_columns(len(vocab), used)) for key, (vocab, used) in columns_used.items()
-    }
-    used_terms = {
-        key: [vocab[c] for c in used.tolist()] for key, (vocab, used) in vocabularies.items()
-    }
-    # Each list is sorted already: sorting their concatenation merges runs (timsort),
-    # far cheaper than sorting a set's arbitrary order.
-    merged = sorted(itertools.chain.from_iterable(used_terms.values()))
-    terms = list(dict.fromkeys(merged))
-    column = dict(zip(terms, range(len(terms)), strict=True))
-    mappings: dict[int, np.ndarray] = {}
-    for key, (vocab, used) in vocabularies.items():
-        mapping = np.full(len(vocab), -1, dtype=np.int32)
-        names = used_terms[key]
-        mapping[used] = np.fromiter(map(column.__getitem__, names), np.int32, len(names))
-        mappings[key] = mapping
-    return terms, mappings
-
-
-def _used_columns(size: int, indices: list[np.ndarray]) -> np.ndarray:
-    """The sorted distinct columns in some index arrays (a mask: no sort, no hashing)."""
-    mask = np.zeros(size, dtype=bool)
-    for array in indices:
-        mask[array] = True
-    return np.flatnonzero(mask)
-
-
-def _stack_counts(
-    parts: list[FilePart], mappings: list[np.ndarray], passages: int, terms: int
-) -> sp.csr_matrix:
-    """The parts' count rows one under the other, columns remapped to the new vocabulary."""
-    data, indices, lengths = [], [], []
-    for part, mapping in zip(parts, mappings, strict=True):
-        data.append(np.asarray(part.counts.data, dtype=np.float32))
-        indices.append(mapping[part.counts.indices])
-        lengths.append(np.diff(part.counts.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]) if lengths else [0]
-    return sp.csr_matrix(
-        (
-            np.concatenate(data) if data else np.zeros(0, np.float32),
-            np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
-            np.asarray(indptr, dtype=np.int64),
-        ),
-        shape=(passages, terms),
     )
 
 
@@ -489,29 +509,18 @@ def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
     return Counter({word: n for word, n in sorted(words.items()) if n > 0})
 
 
-def _term_hashes(
-    terms: list[str], previous: Index | None, mapping: np.ndarray | None
-) -> np.ndarray:
-    """`term_hash` of every term, reusing the previous index's hashes for its terms.
+def _hashes(part: FilePart, previous: Index | None) -> np.ndarray:
+    """`term_hash` of each of a part's terms.
 
-    Hashing is a Python call per term; on a rebuild most terms were hashed last time,
-    so only the new ones are. `mapping` is the previous vocabulary's old -> new column,
-    or None when no part was reused.
+    A part read anew was hashed where it was read (in a worker). A reused part's terms
+    are the previous index's, whose table holds their hashes: on a rebuild only new
+    terms are hashed.
     """
-    hashes = np.zeros(len(terms), dtype=np.uint64)
-    known = np.zeros(len(terms), dtype=bool)
-    if (
-        previous is not None
-        and mapping is not None
-        and isinstance(previous.vocabulary, StringTable)
-    ):
-        old = previous.vocabulary.hashes_by_number()
-        kept = mapping >= 0
-        hashes[mapping[kept]] = old[kept]
-        known[mapping[kept]] = True
-    for i in np.flatnonzero(~known).tolist():
-        hashes[i] = term_hash(terms[i])
-    return hashes
+    if part.term_hashes is not None:
+        return part.term_hashes
+    if previous is not None and isinstance(previous.vocabulary, StringTable):
+        return previous.vocabulary.hashes_by_number()
+    return term_hashes(part.terms)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -524,35 +533,57 @@ def _check_has_text(corpus_dir: Path, collection: Collection, skipped: list[File
         EmptyCorpus: No passages, or no index terms in them.
     """
     if not collection.lines:
-        names = ", ".join(f.path for f in skipped)
-        raise EmptyCorpus(
-            f"No text to index in {corpus_dir}: add .txt, .md, .html, .pdf or .jsonl files "
-            "there" + (f" (skipped as unreadable: {names})" if skipped else "")
-        )
+        raise _no_passages(corpus_dir, skipped)
     if not collection.terms:
-        raise EmptyCorpus(
-            f"No words to index in {corpus_dir}: its text holds only stop words, numbers or symbols"
-        )
+        raise _no_terms(corpus_dir)
+
+
+def _no_passages(corpus_dir: Path, skipped: list[FileInfo]) -> EmptyCorpus:
+    names = ", ".join(f.path for f in skipped)
+    return EmptyCorpus(
+        f"No text to index in {corpus_dir}: add .txt, .md, .html, .pdf or .jsonl files "
+        "there" + (f" (skipped as unreadable: {names})" if skipped else "")
+    )
+
+
+def _no_terms(corpus_dir: Path) -> EmptyCorpus:
+    return EmptyCorpus(
+        f"No words to index in {corpus_dir}: its text holds only stop words, numbers or symbols"
+    )
 
 
 def _manifest(
-    parts: list[FilePart], skipped: list[FileInfo], collection: Collection, k1: float, b: float
+    files: list[tuple[FileInfo, int]],
+    skipped: list[FileInfo],
+    timed_out: tuple[str, ...],
+    budget: float | None,
+    passages: int,
+    terms: int,
+    k1: float,
+    b: float,
 ) -> dict[str, Any]:
-    """The manifest.json of a build: format, analyzer, scoring, files, counts, time."""
-    files = []
+    """The manifest.json of a build: format, analyzer, scoring, files, counts, time.
+
+    `files` are the indexed files with their passage counts, in corpus order.
+    """
+    entries = []
     position = 0
-    for part in parts:
-        files.append({**vars(part.info), "passages": [position, position + len(part.lines)]})
-        position += len(part.lines)
+    for info, count in files:
+        entries.append({**vars(info), "passages": [position, position + count]})
+        position += count
+    skipped_entries = [vars(info) for info in skipped]
+    for entry in skipped_entries:
+        if entry["path"] in timed_out:
+            entry["timed_out"] = budget  # not read again until it changes
     return {
         "format_version": FORMAT_VERSION,
         "analyzer": ANALYZER,
         "scoring": {"k1": k1, "b": b},
         "libraries": _library_versions(),
-        "files": files,
-        "skipped": [vars(info) for info in skipped],
-        "passages": len(collection.lines),
-        "terms": len(collection.terms),
+        "files": entries,
+        "skipped": skipped_entries,
+        "passages": passages,
+        "terms": terms,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

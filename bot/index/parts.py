@@ -9,8 +9,10 @@ when there is enough text to pay for them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
+from collections import Counter
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from bot.documents import TEXT_SUFFIXES, CorpusFileError, read_document
+from bot.documents.files import read_jsonl_piece, warn_jsonl_problems
 from bot.index.stale import FileInfo, file_info, unchanged
-from bot.index.store import BIGRAM_MIN_DF, Index, file_words_to_line, passage_line, term_hash
+from bot.index.store import BIGRAM_MIN_DF, Index, file_words_to_line, passage_line, term_hashes
 from bot.index.weighting import analyze_passages, prune_bigrams
-from bot.index.workers import read_in_workers
+from bot.index.workers import Task, read_in_workers
 from bot.passages import Passage, split_documents
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,18 @@ PARALLEL_BYTES = 16 * 1024 * 1024
 # slower CPU, and a page over 1 MB is read in a worker, where the budget stops it.
 # .pdf, .docx and .odt files always are: their parsers are not ours.
 IN_PROCESS_BYTES = 1024 * 1024
+# With workers to share it, a .jsonl file of at least this many bytes (a collection:
+# one document a line) is read in byte ranges cut at line starts, one range a worker,
+# when it is a large share of the text to read: a corpus of one big file (the 10k and
+# 100k benchmark corpora) then uses every CPU, not one. Each range is no smaller than
+# this; forking and the trip back cost ~0.1 s.
+SPLIT_BYTES = 2 * 1024 * 1024
+# And a range holds at most this many bytes, even with one worker: each range has the
+# time budget of a file, so a large collection is not skipped as too slow to read on a
+# loaded machine (a 60 MB file of 100,000 passages took over 60 s with 4 jobs on the 2
+# CPUs; 32 MB take 6-8 s of CPU). Not smaller: each range stems and hashes its own
+# vocabulary, so more ranges cost more CPU in all.
+MAX_PIECE_BYTES = 32 * 1024 * 1024
 WORST_SECONDS_PER_MB = 1.0
 HTML_WORST_SECONDS_PER_MB = 5.0
 SAFETY = 10
@@ -67,6 +82,9 @@ class FilePart:
         words_line: `words` as its line of filewords.zst (as stored when reused;
             a reused part's `words` is then left empty: nothing needs it parsed).
         reused: True when the part was cut out of the previous index rather than read.
+        term_hashes: `term_hash` of each of `terms`, hashed where the part was read
+            (in a worker, in parallel); None for a reused part, whose terms are the
+            previous index's, hashed once for all of them.
     """
 
     info: FileInfo
@@ -77,6 +95,7 @@ class FilePart:
     id_hashes: np.ndarray
     words_line: bytes
     reused: bool = False
+    term_hashes: np.ndarray | None = None
 
 
 # A file still changing after this many reads is indexed as last read and marked
@@ -122,11 +141,23 @@ def _read_stamped(path: Path, name: str) -> FilePart:
     passages = unique_ids(split_documents(documents), name, path)
     if not passages:
         log.warning("%s holds no text", name)
+    part = _analysed(info, passages)
+    return dataclasses.replace(part, words_line=file_words_to_line(part.words))
+
+
+def _analysed(info: FileInfo, passages: list[Passage], prune: bool = True) -> FilePart:
+    """The part of some passages: their lines, term counts, words and hashes.
+
+    Bigrams seen in fewer than `BIGRAM_MIN_DF` of the passages are dropped (`prune`),
+    unless the passages are a piece of a file: the rule is per file, so `_join` applies
+    it to the joined part.
+    """
     counts, terms, words = analyze_passages(passages)
-    counts = prune_bigrams(counts, terms, BIGRAM_MIN_DF)
-    ids = np.fromiter((term_hash(p.id) for p in passages), dtype=np.uint64, count=len(passages))
+    if prune:
+        counts = prune_bigrams(counts, terms, BIGRAM_MIN_DF)
+    ids = term_hashes([p.id for p in passages])
     lines = [passage_line(p) for p in passages]
-    return FilePart(info, lines, counts, terms, words, ids, file_words_to_line(words))
+    return FilePart(info, lines, counts, terms, words, ids, b"", term_hashes=term_hashes(terms))
 
 
 def unique_ids(passages: list[Passage], name: str, path: Path) -> list[Passage]:
@@ -140,7 +171,8 @@ def unique_ids(passages: list[Passage], name: str, path: Path) -> list[Passage]:
     """
     if path.suffix.lower() != ".jsonl":
         return passages
-    return [dataclasses.replace(p, id=f"{name}/{p.id}") for p in passages]
+    # Not dataclasses.replace: it costs 7 µs a passage, a twentieth of a build.
+    return [Passage(f"{name}/{p.id}", p.doc, p.section, p.text, p.position) for p in passages]
 
 
 def read_parts(
@@ -161,18 +193,256 @@ def read_parts(
     Reading and analysing is most of a build and each file is independent, so with
     several files and enough text every file is read in workers, `workers` of them
     (default: one per CPU), which brings a build of a million passages to about half
-    the time on two cores. `size` is the files' bytes in all.
+    the time on two cores. A .jsonl file that is a large share of the text, or large,
+    is read in byte ranges in the workers (`_ranges`), and its pieces joined (`_join`):
+    the part is the one a single read gives. `size` is the files' bytes in all.
     """
-    count = min(workers or os.cpu_count() or 1, len(files))
-    if count >= 2 and size >= PARALLEL_BYTES:
-        away = [True] * len(files)
+    cpus = workers or os.cpu_count() or 1
+    tasks: list[Task] = []
+    owners: list[int] = []
+    stamps: dict[int, os.stat_result] = {}
+    for i, (path, name) in enumerate(files):
+        ranges = _ranges(path, size, cpus)
+        if len(ranges) >= 2:
+            stamps[i] = os.stat(path)  # before any piece is read: see `_join`
+            # The stamp (the file's sha256) is taken here while the workers read.
+            tasks.append((path, name, "stamp"))
+            tasks.extend((path, name, "piece", a, b) for a, b in ranges)
+            owners.extend([i] * (len(ranges) + 1))
+        else:
+            tasks.append((path, name))
+            owners.append(i)
+    count = min(cpus, len(tasks))
+    if stamps or (count >= 2 and size >= PARALLEL_BYTES):
+        away = [task[2:3] != ("stamp",) for task in tasks]
     else:
         away = [not _sure_to_finish(path, budget) for path, _ in files]
     if not any(away):
         for path, name in files:
             yield _read_or_error(path, name)
         return
-    yield from read_in_workers(files, away, _read_or_error, budget, count)
+    outcomes = read_in_workers(tasks, away, _read_task, budget, count)
+    for i, group in itertools.groupby(zip(owners, outcomes, strict=True), lambda x: x[0]):
+        results = [outcome for _, outcome in group]
+        if i not in stamps:
+            yield results[0]
+            continue
+        path, name = files[i]
+        joined = _join(path, name, stamps[i], results)
+        if joined is None:  # the pieces do not read as the whole file: read it whole
+            whole = read_in_workers([(path, name)], [budget is not None], _read_task, budget, 1)
+            joined = next(whole)
+            whole.close()
+        yield joined
+
+
+def _ranges(path: Path, size: int, cpus: int) -> list[tuple[int, int]]:
+    """Byte ranges to read a large .jsonl file in, cut at line starts; [] to read it whole.
+
+    A file is cut when it holds more than a CPU's share of the text to read (so a
+    corpus of many similar files is read a file a worker, as before) and each range
+    would hold at least `SPLIT_BYTES`, and whenever it is larger than `MAX_PIECE_BYTES`.
+    """
+    if path.suffix.lower() != ".jsonl":
+        return []
+    try:
+        length = path.stat().st_size
+        share = max(SPLIT_BYTES, size // cpus)
+        pieces = max(min(cpus, length // share), -(-length // MAX_PIECE_BYTES))
+        if pieces < 2:
+            return []
+        cuts = [0]
+        with open(path, "rb") as handle:
+            for k in range(1, pieces):
+                handle.seek(max(cuts[-1], length * k // pieces))
+                handle.readline()  # to the next line start
+                cuts.append(handle.tell())
+    except OSError:
+        return []  # reading it whole fails with its own message
+    cuts.append(length)
+    ranges = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    return ranges if len(ranges) >= 2 else []
+
+
+def _read_task(path: Path, name: str, kind: str = "file", *span: int) -> Any:
+    """One task of `read_parts`: a whole file, a byte range of one, or a file's stamp."""
+    try:
+        if kind == "stamp":
+            return file_info(path, name)
+        if kind == "piece":
+            return _read_piece(path, name, span[0], span[1])
+    except (CorpusFileError, OSError) as exc:
+        return exc
+    return _read_or_error(path, name)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A byte range of a .jsonl file, read and analysed on its own (see `_join`)."""
+
+    part: FilePart | None  # None: the range does not read as the whole file would
+    problems: list[tuple[int, str]]
+    lines: int
+    newlines: int
+    ids: list[str]
+
+
+def _read_piece(path: Path, name: str, start: int, end: int) -> _Piece:
+    """Reads, splits and analyses bytes start..end-1 of a .jsonl file."""
+    piece = read_jsonl_piece(path, name, start, end)
+    parsed = piece.parsed
+    if not piece.plain:
+        return _Piece(None, [], 0, 0, [])
+    passages = unique_ids(split_documents(parsed.documents), name, path)
+    part = _analysed(FileInfo(name, 0, 0, ""), passages, prune=False)
+    return _Piece(part, parsed.problems, parsed.lines, piece.newlines, parsed.ids)
+
+
+def _join(
+    path: Path, name: str, before: os.stat_result, results: list[Any]
+) -> FilePart | Exception | None:
+    """The part of a file read in pieces, as one read of the whole file gives it.
+
+    `results` are the file's stamp and then its pieces, in file order. None when the
+    whole file must be read instead: a piece reads otherwise than the whole file would
+    (see `read_jsonl_piece`), a document id repeats across pieces, the file holds no
+    valid line, or it changed while it was read (`before` is its status before any
+    piece was read; the stamp is then not sure to describe the text read).
+    """
+    stamp, pieces = results[0], results[1:]
+    failed = [r for r in results if isinstance(r, Exception)]
+    if failed:
+        return failed[0]
+    if not all(piece.part is not None for piece in pieces):
+        return None
+    ids = [doc for piece in pieces for doc in piece.ids]
+    if len(set(ids)) != len(ids) or not ids:
+        return None
+    try:
+        if not _same_file(before, os.stat(path)):
+            return None
+    except OSError as exc:
+        return exc
+    problems: list[tuple[int, str]] = []
+    first = 0  # line breaks before the piece
+    for piece in pieces:
+        problems.extend((first + number, why) for number, why in piece.problems)
+        first += piece.newlines
+    warn_jsonl_problems(name, problems)
+    parts = [piece.part for piece in pieces if piece.part is not None]
+    words: Counter[str] = Counter()
+    for part in parts:
+        # In order: a word's place is its first appearance, as in one read.
+        words.update(part.words)
+    lines = [line for part in parts for line in part.lines]
+    if not lines:
+        log.warning("%s holds no text", name)
+    terms, hashes, mappings = merge_vocabularies(
+        [(p.terms, _hashes_of(p), [p.counts.indices]) for p in parts]
+    )
+    counts = stack_counts(parts, mappings, len(lines), len(terms))
+    counts = prune_bigrams(counts, terms, BIGRAM_MIN_DF)  # per file, as one read prunes
+    return FilePart(
+        stamp,
+        lines,
+        counts,
+        terms,
+        words,
+        np.concatenate([part.id_hashes for part in parts]),
+        file_words_to_line(words),
+        term_hashes=hashes,
+    )
+
+
+def merge_vocabularies(
+    vocabularies: list[tuple[list[str], np.ndarray, list[np.ndarray]]],
+) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+    """The sorted union of the terms some count matrices use, and each one's old -> new column.
+
+    Args:
+        vocabularies: Each sorted vocabulary, its terms' `term_hash`es, and the column
+            arrays (`indices`) of the matrices that use it.
+
+    Returns:
+        The terms, their hashes, and for each vocabulary its old -> new column (-1 for
+        a column no matrix uses). Each old vocabulary is sorted, so the mapping keeps a
+        row's order.
+    """
+    used_columns = [_used_columns(len(vocab), used) for vocab, _, used in vocabularies]
+    if len(vocabularies) == 1 and len(used_columns[0]) == len(vocabularies[0][0]):
+        vocab, hashes, _ = vocabularies[0]  # one vocabulary, all of it used: nothing to do
+        return vocab, hashes, [np.arange(len(vocab), dtype=np.int32)]
+    names: list[str] = []
+    for (vocab, _, _), used in zip(vocabularies, used_columns, strict=True):
+        names.extend(vocab if len(used) == len(vocab) else [vocab[c] for c in used.tolist()])
+    keys = np.concatenate(
+        [np.zeros(0, np.uint64)]
+        + [hashes[used] for (_, hashes, _), used in zip(vocabularies, used_columns, strict=True)]
+    )
+    # The lists are each sorted: timsort merges them as runs. Equal terms then stand
+    # together; their hashes find them (a dict of millions of strings cost 5x more).
+    order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+    keys = keys[order]
+    first = np.ones(len(order), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    repeats = np.flatnonzero(~first)
+    if _differ(names, order[repeats], order[repeats - 1]):
+        # Two terms share a hash (about 1 in 10^13; the term table then falls back to a
+        # dict, see `StringTable`): tell neighbours apart by their text instead.
+        texts = [names[i] for i in order.tolist()]
+        first[1:] = np.fromiter(map(str.__ne__, texts[1:], texts[:-1]), bool, len(texts) - 1)
+    column = np.cumsum(first, dtype=np.int64) - 1
+    new = np.empty(len(order), dtype=np.int32)
+    new[order] = column
+    terms = [names[i] for i in order[first].tolist()]
+    mappings: list[np.ndarray] = []
+    start = 0
+    for (vocab, _, _), used in zip(vocabularies, used_columns, strict=True):
+        mapping = np.full(len(vocab), -1, dtype=np.int32)
+        mapping[used] = new[start : start + len(used)]
+        start += len(used)
+        mappings.append(mapping)
+    return terms, keys[first], mappings
+
+
+def _differ(names: list[str], left: np.ndarray, right: np.ndarray) -> bool:
+    """Whether any name at a position in `left` differs from the one at `right`'s."""
+    pick = names.__getitem__
+    return any(map(str.__ne__, map(pick, left.tolist()), map(pick, right.tolist())))
+
+
+def _used_columns(size: int, indices: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct columns in some index arrays (a mask: no sort, no hashing)."""
+    mask = np.zeros(size, dtype=bool)
+    for array in indices:
+        mask[array] = True
+    return np.flatnonzero(mask)
+
+
+def stack_counts(
+    parts: list[FilePart], mappings: list[np.ndarray], passages: int, terms: int
+) -> sp.csr_matrix:
+    """The parts' count rows one under the other, columns remapped to the new vocabulary."""
+    data, indices, lengths = [], [], []
+    for part, mapping in zip(parts, mappings, strict=True):
+        data.append(np.asarray(part.counts.data, dtype=np.float32))
+        indices.append(mapping[part.counts.indices])
+        lengths.append(np.diff(part.counts.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]) if lengths else [0]
+    return sp.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(passages, terms),
+    )
+
+
+def _hashes_of(part: FilePart) -> np.ndarray:
+    """A part's term hashes (made where it was read)."""
+    assert part.term_hashes is not None  # only a reused part has none
+    return part.term_hashes
 
 
 def _sure_to_finish(path: Path, budget: float | None) -> bool:

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
@@ -60,8 +60,12 @@ _START_UP = 30.0
 
 _Context = ForkContext | ForkServerContext | SpawnContext
 
-Reader = Callable[[Path, str], Any]
-"""Reads one corpus file (path, name inside the corpus); returns its part or its error."""
+Reader = Callable[..., Any]
+"""Reads one task (path, name inside the corpus, then the task's own arguments, such as a
+byte range of the file); returns its part or its error."""
+
+Task = tuple[Any, ...]
+"""(path, name inside the corpus, *arguments) of one read: what `Reader` is called with."""
 
 
 class ReadTimedOut(CorpusFileError):
@@ -101,16 +105,17 @@ def worker_context() -> _Context:
 
 
 def read_in_workers(
-    files: Sequence[tuple[Path, str]],
+    files: Sequence[Task],
     away: Sequence[bool],
     read: Reader,
     budget: float | None,
     workers: int,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Reads every file, in order: those marked `away` in workers, the others here.
 
     Args:
-        files: (path, name inside the corpus) of each file, in corpus order.
+        files: (path, name inside the corpus, *arguments) of each read, in corpus order;
+            a file may be read in several tasks (byte ranges, see `bot.index.parts`).
         away: For each file, True to read it in a worker under the budget; False to
             read it in this process while the workers read the others (the caller
             keeps these to files that finish quickly: the budget is not enforced on
@@ -130,12 +135,12 @@ def read_in_workers(
     pending = deque(i for i, flag in enumerate(away) if flag)
     pool = _Pool(worker_context(), read, budget, min(workers, len(pending)), files)
     try:
-        for i, (path, name) in enumerate(files):
+        for i, (path, name, *arguments) in enumerate(files):
             if away[i]:
                 yield pool.result(i, pending)
             else:
                 pool.pump(pending)
-                yield read(path, name)
+                yield read(path, name, *arguments)
     finally:
         pool.close()
 
@@ -159,7 +164,7 @@ class _Pool:
     read: Reader
     budget: float | None
     size: int
-    files: Sequence[tuple[Path, str]]
+    files: Sequence[Task]
     workers: list[_Worker] = field(default_factory=list)
     done: dict[int, Any] = field(default_factory=dict)
 
@@ -184,8 +189,8 @@ class _Pool:
         for worker in self.workers:
             if worker.task is None and pending:
                 number = pending.popleft()
-                path, name = self.files[number]
-                worker.conn.send((str(path), name))
+                path, name, *arguments = self.files[number]
+                worker.conn.send((str(path), name, *arguments))
                 worker.task = number
                 if self.budget is not None:
                     allowance = 0.0 if worker.ready else _START_UP
@@ -294,9 +299,9 @@ def _serve(conn: Connection, read: Reader, watch: int) -> None:
             task = conn.recv()
         except (EOFError, OSError):
             return
-        path, name = task
+        path, name, *arguments = task
         try:
-            outcome = read(Path(path), name)
+            outcome = read(Path(path), name, *arguments)
         except Exception as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
             outcome = _Raised(exc)
         try:
