@@ -185,16 +185,16 @@ def invites_tip(answer: Answer) -> bool:
 
 
 def _units(text: str) -> list[str]:
-    return [s for line in text.split("\n") for s in split_sentences(line.removeprefix("• "))]
+    return [unit for unit, _ in _marked_units(text)]
 
 
 @lru_cache(maxsize=1 << 12)
-def _bullets(text: str) -> tuple[bool, ...]:
-    """For each of `_units(text)`: whether it is (part of) a bullet item."""
+def _marked_units(text: str) -> tuple[tuple[str, bool], ...]:
+    """A passage's sentences, each with whether it is (part of) a bullet item."""
     return tuple(
-        line.startswith("• ")
+        (sentence, line.startswith("• "))
         for line in text.split("\n")
-        for _ in split_sentences(line.removeprefix("• "))
+        for sentence in split_sentences(line.removeprefix("• "))
     )
 
 
@@ -245,7 +245,7 @@ def best_sentences(
     units = [u for u, _ in analysed]
     matched = [set(found & stems) for _, found in analysed]
     meets = [needed is not None and _holds_kind(needed, without_asked(asked, u)) for u in units]
-    bullets = _bullets(text)
+    bullets = [bullet for _, bullet in _marked_units(text)]
     # A lead-in whose list was lost ("... misused for:" and no bullets after it) says
     # nothing unless it holds what the question asks for ("covers 5 areas:" for "how
     # many"). It may be the best match (the reply is then a bare lead-in, which the bot

@@ -5,6 +5,8 @@ The matrix holds counts; a posting's score is weight * tf / (tf + norm of its pa
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from unittest import mock
 
 import numpy as np
@@ -14,6 +16,14 @@ from hypothesis import strategies as st
 
 from bot import scoring
 from bot.scoring import top_candidates
+
+
+def fresh_python(code: str) -> str:
+    """What `code` prints in a new interpreter (nothing imported or compiled before)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
 
 Question = tuple[sp.csc_matrix, np.ndarray, list[int], np.ndarray, int]
 
@@ -106,9 +116,6 @@ def test_no_posting_gives_nothing() -> None:
 
 def test_small_questions_do_not_load_the_compiled_loop() -> None:
     # A one-shot `ask` on a small corpus must not pay a second for numba.
-    import subprocess
-    import sys
-
     code = (
         "import sys, numpy as np, scipy.sparse as sp\n"
         "from bot import scoring\n"
@@ -118,9 +125,7 @@ def test_small_questions_do_not_load_the_compiled_loop() -> None:
         "assert sorted(p.tolist()) == [1, 2], p\n"
         "print('numba' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert fresh_python(code) == "False"
 
 
 def test_engines_warm_the_compiled_loop_only_for_large_indexes(shipped_engine) -> None:
@@ -136,9 +141,6 @@ def test_engines_warm_the_compiled_loop_only_for_large_indexes(shipped_engine) -
 
 def test_a_long_session_loads_the_compiled_loop_once_numpy_has_cost_as_much() -> None:
     # A process asking many questions (`ask -`) must not sum with numpy forever.
-    import subprocess
-    import sys
-
     code = (
         "import sys, numpy as np, scipy.sparse as sp\n"
         "from bot import scoring\n"
@@ -149,6 +151,4 @@ def test_a_long_session_loads_the_compiled_loop_once_numpy_has_cost_as_much() ->
         "    scoring.top_candidates(m, n, np.array([0]), np.ones(1, np.float32), 1)\n"
         "print(scoring._kernels is not None)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True"
+    assert fresh_python(code) == "True"
