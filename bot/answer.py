@@ -50,8 +50,10 @@ LEAD = 1.5
 # much more: "When must claims be submitted?" quotes "... within 30 days ...", not the
 # lead sentence that merely says how claims are submitted.
 KIND = 2.0
-# List items quoted after a lead-in that ends in a colon ("... misused for:").
-LIST_ITEMS = 3
+# List items quoted after a lead-in that ends in a colon ("... covers 5 external policy
+# areas:"): a question about the list wants the whole list, so up to this many, a
+# chat screen's worth; 3 cut the factsheet's list of areas short.
+LIST_ITEMS = 8
 _EMPTY = "Please type a question{example}."
 _ABSTAIN = "I could not find this in the sources."
 
@@ -157,7 +159,27 @@ def quoted_text(quotes: tuple[Quote, ...]) -> str:
     Two quotes read as four lines: sentence, "— doc › section", sentence, "— doc ›
     section", so no sentence is credited to the other passage's document.
     """
-    return "\n".join(" ".join(q.sentences) + f"\n— {source_line(q.hit)}" for q in quotes)
+    return "\n".join(f"{quote_body(q)}\n— {source_line(q.hit)}" for q in quotes)
+
+
+def quote_body(quote: Quote) -> str:
+    """A quote's sentences as the reply shows them: the items of a list one a line.
+
+    Run together, a lead-in's items read as one sentence ("... areas: PROTECTION OF
+    HUMAN RIGHTS GLOBAL CYBER RESILIENCE ..."); after a lead-in ending in a colon, each
+    sentence that is a bullet of its passage starts a line with "• ".
+    """
+    bullets = {unit for unit, bullet in _marked_units(quote.hit.passage.text) if bullet}
+    text = ""
+    listing = False
+    for sentence in quote.sentences:
+        listing = listing and sentence in bullets
+        if listing:
+            text += f"\n• {sentence}"
+        else:
+            text += (" " if text else "") + sentence
+        listing = listing or sentence.rstrip().endswith(":")
+    return text
 
 
 def small_talk_reply(kind: str, examples: Sequence[str] = ()) -> str:

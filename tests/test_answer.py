@@ -136,6 +136,15 @@ def test_a_lead_in_brings_its_list_and_alone_is_no_answer():
     assert not is_fragment(("Technologies are misused for:", "espionage"))
 
 
+def test_a_question_about_a_list_gets_the_whole_list(shipped_engine):
+    # The factsheet lists its areas after "covers 5 external policy areas:"; the last
+    # ones must not be cut off.
+    answer = shipped_engine.ask("List the external policy areas of the EU cybersecurity strategy")
+    assert answer.answered
+    for area in ("PROTECTION OF HUMAN RIGHTS", "PARTNERSHIPS", "LEADERSHIP ON INTERNATIONAL"):
+        assert f"\n• {area}" in answer.text  # one item a line, not run together
+
+
 def test_a_lead_in_whose_list_was_lost_is_declined(shipped_engine):
     answer = shipped_engine.ask("What technologies are being increasingly misused?")
     assert not answer.answered
