@@ -4,9 +4,10 @@ import pytest
 
 from bot import answer as answer_mod
 from bot import kinds
-from bot.answer import best_sentences, is_fragment, source_line
+from bot.answer import source_line
 from bot.kinds import answers_the_kind
 from bot.question import parse
+from bot.sentences import best_sentences, is_fragment
 
 
 def test_answer_leads_with_the_best_sentence_then_the_source(shipped_engine):
