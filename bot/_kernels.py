@@ -37,17 +37,26 @@ def accumulate(starts, ends, indices, counts, norms, weights, scores, touched):
     A posting's weight is weights[j] * tf / (tf + norms[passage]), where weights[j] is
     the question's weight for the term times its idf times (k1 + 1): the index stores
     counts, not weights (see `bot.index.weighting.Weights`). Returns how many passages
-    it touched, listed in `touched`.
+    it touched, listed in `touched`; or -1, with `scores` left clean, when a posting
+    names a passage outside `scores`: a damaged postings file. `load` does not read
+    the whole file to check that (at ten million passages it would read 3 GB), so
+    each posting is checked where it is read, a comparison the branch predictor
+    makes free; unchecked, it would read and write memory outside the arrays.
 
     Sums are float32, like the norms: half the memory traffic of float64 on arrays
     read at random. Every weight is positive (idf > 0 and tf > 0), so a zero score
     marks a passage not yet touched.
     """
     count = 0
+    size = scores.size
     for j in range(starts.size):
         weight = weights[j]
         for p in range(starts[j], ends[j]):
             passage = indices[p]
+            if passage < 0 or passage >= size:
+                for i in range(count):
+                    scores[touched[i]] = 0.0
+                return -1
             tf = np.float32(counts[p])
             value = scores[passage]
             touched[count] = passage

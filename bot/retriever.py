@@ -22,6 +22,7 @@ from rapidfuzz.distance import OSA
 
 from bot import analysis, related, scoring, wordlist
 from bot.index import Index
+from bot.index.errors import REBUILD, IndexCorrupt
 from bot.passages import Passage
 from bot.question import Question, parse
 
@@ -327,7 +328,11 @@ class Retriever:
             count=len(counts),
         )
         postings = index.postings
-        candidates, scores = scoring.top_candidates(postings, index.norms, columns, weights, k)
+        try:
+            candidates, scores = scoring.top_candidates(postings, index.norms, columns, weights, k)
+        except scoring.DamagedPostings as exc:
+            name = index.path / f"postings.{exc.array}.npy"
+            raise IndexCorrupt(f"{name} is damaged ({exc}). {REBUILD}") from None
         # Every passage tying the k-th best is among the candidates, so ties at the cut
         # are settled here, by corpus position, not by the selection's whims.
         best = np.lexsort((candidates, -scores))[:k]

@@ -56,6 +56,19 @@ class Columns(Protocol):
         ...
 
 
+class DamagedPostings(ValueError):
+    """The postings point outside their own arrays: a damaged index file.
+
+    Attributes:
+        array: Which of the matrix's arrays is wrong: "indices" (a passage number out
+            of range) or "indptr" (a column's start or end).
+    """
+
+    def __init__(self, array: str, problem: str) -> None:
+        super().__init__(problem)
+        self.array = array
+
+
 _local = threading.local()  # each thread's accumulator: questions run in worker threads
 
 # Until the compiled loop is loaded, questions with fewer postings than this are summed
@@ -134,6 +147,9 @@ def top_candidates(
     Returns:
         (passage positions, their scores), in no particular order; empty when no
         passage holds any of the terms.
+
+    Raises:
+        DamagedPostings: A column pointer or a posting's passage is out of range.
     """
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
     columns = np.asarray(columns, dtype=np.int64)
@@ -141,6 +157,11 @@ def top_candidates(
     ends = np.asarray(indptr[columns + 1], dtype=np.int64)
     weights = weights.astype(np.float32)
     k = max(k, 1)
+    # The column pointers are read from the mapped file unchecked (`load` checks only
+    # the last); a damaged one must not send the loop outside the postings.
+    nnz = indices.shape[0]
+    if not all(0 <= s <= e <= nnz for s, e in zip(starts.tolist(), ends.tolist(), strict=True)):
+        raise DamagedPostings("indptr", f"a column's postings lie outside the {nnz} stored")
     sizes = ends - starts
     total = int(sizes.sum())
     if (
@@ -241,6 +262,8 @@ def _score_numpy(
         return np.empty(0, np.int64), np.empty(0, np.float32)
     # np.unique, sorted by hand: np.unique imports numpy.ma (15 ms of a one-shot ask).
     positions = np.sort(np.concatenate(parts)).astype(np.int64)
+    if positions[0] < 0 or positions[-1] >= norms.size:
+        raise DamagedPostings("indices", _OUT_OF_RANGE.format(norms.size))
     first = np.ones(positions.size, dtype=bool)
     np.not_equal(positions[1:], positions[:-1], out=first[1:])
     positions = positions[first]
@@ -275,7 +298,12 @@ def _score_compiled(
     if touched is None or touched.size < total:
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
     count = kernels.accumulate(starts, ends, indices, data, norms, weights, scores, touched)
+    if count < 0:
+        raise DamagedPostings("indices", _OUT_OF_RANGE.format(n_passages))
     return kernels.collect(scores, touched, count, k)
+
+
+_OUT_OF_RANGE = "a posting names a passage beyond the {} there are"
 
 
 def _at_least_kth(positions: np.ndarray, best: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
