@@ -118,6 +118,7 @@ def warm_up() -> None:
 # Below this many postings a question is scored in one thread: handing half of it to
 # another thread costs some tens of microseconds, more than it saves.
 SPLIT_POSTINGS = 100_000
+_CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
 _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scoring")
 _helper_free = threading.Semaphore(1)
 
@@ -168,7 +169,7 @@ def top_candidates(
         total == 0
         or total < SPLIT_POSTINGS
         or _numpy_for(total)  # numpy's path has no halves to split
-        or (os.cpu_count() or 1) < 2
+        or _CPUS < 2
         or not _helper_free.acquire(blocking=False)
     ):
         return _score(indices, data, norms, starts, ends, weights, total, k)
