@@ -183,6 +183,28 @@ class Retriever:
                 return best[2]
         return None
 
+    def prepare_repair(self) -> None:
+        """Makes the typo buckets and the large ones' letter tables now, not at a typo.
+
+        For a long-running front end's warm-up (`Engine.warm_up`): at a million passages
+        the first typo would otherwise wait half a second, and each large bucket's
+        first typo a millisecond or more. Also reads the English word list (70 ms) and
+        the related words (25 ms), which the first unknown word would.
+        """
+        wordlist.is_common("")
+        related.related("")
+        for key, words in self._typo_buckets.items():
+            if len(words) > _FILTER_FROM:
+                self._codes(key, words)
+
+    def _codes(self, key: tuple[str, int, str], words: list[str]) -> np.ndarray:
+        """A bucket's words as code points, a row per place (see `_one_edit_from`)."""
+        codes = self._bucket_codes.get(key)
+        if codes is None:  # a row per place: each comparison reads one row in order
+            table = np.array(words, dtype=f"<U{key[1]}").view(np.uint32)
+            codes = self._bucket_codes[key] = table.reshape(len(words), -1).T.copy()
+        return codes
+
     def _one_edit_from(self, word: str, key: tuple[str, int, str], words: list[str]) -> list[str]:
         """The words of a large bucket that may be one edit from `word`, in bucket order.
 
@@ -194,10 +216,7 @@ class Retriever:
         or deleted leaves each place of the shorter word equal to the longer's at the
         same place or the next. rapidfuzz then measures the few that pass, as before.
         """
-        codes = self._bucket_codes.get(key)
-        if codes is None:  # a row per place: each comparison below reads one row in order
-            table = np.array(words, dtype=f"<U{key[1]}").view(np.uint32)
-            codes = self._bucket_codes[key] = table.reshape(len(words), -1).T.copy()
+        codes = self._codes(key, words)
         typed = np.array([word]).view(np.uint32).tolist()
         size = len(typed)
         if len(codes) == size:
