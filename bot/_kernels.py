@@ -51,18 +51,58 @@ def accumulate(starts, ends, indices, counts, norms, weights, scores, touched):
     size = scores.size
     for j in range(starts.size):
         weight = weights[j]
+        if count == 0:
+            # Nothing touched yet: every passage of this column is new (a column lists
+            # a passage once), so its score is written without reading the zero there
+            # (0 + x is x to the bit): a tenth of the loop's time at the median question.
+            for p in range(starts[j], ends[j]):
+                passage = indices[p]
+                if passage < 0 or passage >= size:
+                    return _clear(scores, touched, count)
+                tf = np.float32(counts[p])
+                touched[count] = passage
+                count += 1
+                scores[passage] = weight * tf / (tf + norms[passage])
+            continue
         for p in range(starts[j], ends[j]):
             passage = indices[p]
             if passage < 0 or passage >= size:
-                for i in range(count):
-                    scores[touched[i]] = 0.0
-                return -1
+                return _clear(scores, touched, count)
             tf = np.float32(counts[p])
             value = scores[passage]
             touched[count] = passage
             count += value == 0.0
             scores[passage] = value + weight * tf / (tf + norms[passage])
     return count
+
+
+@_compiled
+def _clear(scores, touched, count):
+    """Zeroes the touched scores (a damaged posting stopped the loop); returns -1."""
+    for i in range(count):
+        scores[touched[i]] = 0.0
+    return -1
+
+
+@_compiled
+def listed(starts, ends, indices, passages):
+    """Which of `passages` each column lists: found[j, i] for column j, passage i.
+
+    A binary search of each column's postings (sorted by passage) per passage.
+    """
+    found = np.zeros((starts.size, passages.size), dtype=np.bool_)
+    for j in range(starts.size):
+        for i in range(passages.size):
+            target = passages[i]
+            low, high = starts[j], ends[j]
+            while low < high:
+                middle = (low + high) >> 1
+                if indices[middle] < target:
+                    low = middle + 1
+                else:
+                    high = middle
+            found[j, i] = low < ends[j] and indices[low] == target
+    return found
 
 
 @_compiled

@@ -213,6 +213,31 @@ def top_candidates(
     return _at_least_kth(positions, best, k)  # each half kept its own k best
 
 
+def listed(matrix: Columns, columns: np.ndarray, passages: np.ndarray) -> np.ndarray:
+    """Which of the passages each column lists: found[j, i] for columns[j], passages[i].
+
+    For the few hits of a question (which of its terms each holds): a binary search
+    of each column's postings, in the compiled loop's module once it is loaded.
+    Columns must be in range (`top_candidates` has checked the question's).
+    """
+    indptr, indices = matrix.indptr, matrix.indices
+    columns = np.asarray(columns, dtype=np.int64)
+    starts = np.asarray(indptr[columns], dtype=np.int64)
+    ends = np.asarray(indptr[columns + 1], dtype=np.int64)
+    # In the postings' own type: int64 numbers made numpy copy each column to compare.
+    wanted = np.asarray(passages).astype(indices.dtype)
+    if _kernels is not None:
+        found: np.ndarray = _kernels.listed(starts, ends, indices, wanted)
+        return found
+    found = np.zeros((columns.size, wanted.size), dtype=bool)
+    for j, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        column = indices[start:end]
+        if column.size:
+            at = np.minimum(np.searchsorted(column, wanted), column.size - 1)
+            found[j] = column[at] == wanted
+    return found
+
+
 def _score(
     indices: np.ndarray,
     data: np.ndarray,
