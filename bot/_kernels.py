@@ -138,27 +138,43 @@ def _sift_down(heap, i, size):
 def collect(scores, touched, count, k):
     """The touched passages scoring at least the k-th best, with their scores.
 
-    Reads each touched score once, in the order `accumulate` listed them, and sets it
-    back to zero, ready for the next call; the k-th best and the choice are then made
-    on that list, read in order, not on the accumulator at random.
+    Sets every touched score back to zero, ready for the next call. The k-th best of
+    every 8th touched score is at most the k-th best of all (any subset's is), so
+    only scores at or above it are kept while the accumulator is read and cleared,
+    about 8k of them; the k-th best is then found among those, and every tie with it
+    is there. Cheaper than listing all the touched scores and selecting over them:
+    0.37 against 0.44 ms for the loop at the median question of 1M passages.
     """
-    values = np.empty(count, dtype=scores.dtype)
+    low = -1.0  # k or fewer touched: every one is wanted
+    if count > k:
+        step = min(8, count // k)  # at least k in the sample
+        sample = np.empty(count // step, dtype=scores.dtype)
+        for i in range(sample.size):
+            sample[i] = scores[touched[i * step]]
+        low = _kth_largest(sample, k)
+    kept_positions = np.empty(count, dtype=np.int64)  # only the kept part is written
+    kept = np.empty(count, dtype=scores.dtype)
+    size = 0
     for i in range(count):
         passage = touched[i]
-        values[i] = scores[passage]
+        value = scores[passage]
         scores[passage] = 0.0
-    kth = -1.0  # k or fewer touched: every one is wanted
-    if count > k:
-        kth = _kth_largest(values, k)
+        if value >= low:
+            kept_positions[size] = passage
+            kept[size] = value
+            size += 1
+    kth = -1.0
+    if size > k:
+        kth = _kth_largest(kept[:size], k)
     chosen = 0
-    for i in range(count):
-        chosen += values[i] >= kth
+    for i in range(size):
+        chosen += kept[i] >= kth
     positions = np.empty(chosen, dtype=np.int64)
     best = np.empty(chosen, dtype=scores.dtype)
     j = 0
-    for i in range(count):
-        if values[i] >= kth:
-            positions[j] = touched[i]
-            best[j] = values[i]
+    for i in range(size):
+        if kept[i] >= kth:
+            positions[j] = kept_positions[i]
+            best[j] = kept[i]
             j += 1
     return positions, best
