@@ -324,7 +324,8 @@ class Retriever:
             elif parts := self.split_compound(word):
                 stems.extend(analysis.stem(part) for part in parts)
             elif fixed := self.repair(word):
-                corrections.append((word, fixed))
+                if not wordlist.same_word(word, fixed):  # "prioritize" for "prioritise"
+                    corrections.append((word, fixed))  # is no typo: said only for typos
                 stems.append(analysis.stem(fixed))
             elif prefix := self.stem_prefix(stem):
                 corrections.append((word, self._surface_of_stem.get(prefix, prefix)))

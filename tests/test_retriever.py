@@ -64,6 +64,16 @@ def test_american_spelling_finds_the_british_word_as_itself(retriever):
     assert any("Cyber Defence Policy" in h.passage.text for h in result.hits)
 
 
+def test_a_spelling_wordnet_lacks_is_matched_without_a_did_you_mean(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "plan.txt").write_text("Rules incentivise patching.", encoding="utf-8")
+    index_mod.build(corpus, tmp_path / "index")
+    result = Retriever(index_mod.load(tmp_path / "index")).search("what does it incentivize")
+    assert result.corrections == ()
+    assert result.hits and "incentivise" in result.hits[0].passage.text
+
+
 @pytest.mark.parametrize(
     ("stem", "other", "same"),
     [
