@@ -12,7 +12,6 @@ import dataclasses
 import itertools
 import logging
 import os
-from collections import Counter
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from bot.documents import TEXT_SUFFIXES, CorpusFileError, read_document
 from bot.documents.files import read_jsonl_piece, warn_jsonl_problems
 from bot.index.stale import FileInfo, file_info, unchanged
 from bot.index.store import BIGRAM_MIN_DF, Index, file_words_to_line, passage_line, term_hashes
-from bot.index.weighting import analyze_passages, prune_bigrams
+from bot.index.weighting import RawCounts, analyze_passages, count_terms, merge_counts
 from bot.index.workers import Task, read_in_workers
 from bot.passages import Passage, split_documents
 
@@ -145,16 +144,13 @@ def _read_stamped(path: Path, name: str) -> FilePart:
     return dataclasses.replace(part, words_line=file_words_to_line(part.words))
 
 
-def _analysed(info: FileInfo, passages: list[Passage], prune: bool = True) -> FilePart:
+def _analysed(info: FileInfo, passages: list[Passage]) -> FilePart:
     """The part of some passages: their lines, term counts, words and hashes.
 
-    Bigrams seen in fewer than `BIGRAM_MIN_DF` of the passages are dropped (`prune`),
-    unless the passages are a piece of a file: the rule is per file, so `_join` applies
-    it to the joined part.
+    Bigrams seen in fewer than `BIGRAM_MIN_DF` of the passages are dropped: the rule
+    is per file (a piece of a file is counted apart and joined first, see `_join`).
     """
-    counts, terms, words = analyze_passages(passages)
-    if prune:
-        counts = prune_bigrams(counts, terms, BIGRAM_MIN_DF)
+    counts, terms, words = analyze_passages(passages, BIGRAM_MIN_DF)
     ids = term_hashes([p.id for p in passages])
     lines = [passage_line(p) for p in passages]
     return FilePart(info, lines, counts, terms, words, ids, b"", term_hashes=term_hashes(terms))
@@ -278,24 +274,37 @@ def _read_task(path: Path, name: str, kind: str = "file", *span: int) -> Any:
 
 @dataclass(frozen=True)
 class _Piece:
-    """A byte range of a .jsonl file, read and analysed on its own (see `_join`)."""
+    """A byte range of a .jsonl file, read and counted on its own (see `_join`).
 
-    part: FilePart | None  # None: the range does not read as the whole file would
+    Its bigrams are still numbers (`RawCounts`): their text and hashes are made once
+    the pieces are joined and the bigrams seen in too few passages of the file dropped.
+    """
+
+    counts: RawCounts | None  # None: the range does not read as the whole file would
+    lines: list[bytes]
+    id_hashes: np.ndarray
     problems: list[tuple[int, str]]
-    lines: int
+    line_count: int
     newlines: int
     ids: list[str]
 
 
 def _read_piece(path: Path, name: str, start: int, end: int) -> _Piece:
-    """Reads, splits and analyses bytes start..end-1 of a .jsonl file."""
+    """Reads, splits and counts bytes start..end-1 of a .jsonl file."""
     piece = read_jsonl_piece(path, name, start, end)
     parsed = piece.parsed
     if not piece.plain:
-        return _Piece(None, [], 0, 0, [])
+        return _Piece(None, [], np.zeros(0, np.uint64), [], 0, 0, [])
     passages = unique_ids(split_documents(parsed.documents), name, path)
-    part = _analysed(FileInfo(name, 0, 0, ""), passages, prune=False)
-    return _Piece(part, parsed.problems, parsed.lines, piece.newlines, parsed.ids)
+    return _Piece(
+        count_terms(passages),
+        [passage_line(p) for p in passages],
+        term_hashes([p.id for p in passages]),
+        parsed.problems,
+        parsed.lines,
+        piece.newlines,
+        parsed.ids,
+    )
 
 
 def _join(
@@ -313,7 +322,7 @@ def _join(
     failed = [r for r in results if isinstance(r, Exception)]
     if failed:
         return failed[0]
-    if not all(piece.part is not None for piece in pieces):
+    if not all(piece.counts is not None for piece in pieces):
         return None
     ids = [doc for piece in pieces for doc in piece.ids]
     if len(set(ids)) != len(ids) or not ids:
@@ -329,28 +338,21 @@ def _join(
         problems.extend((first + number, why) for number, why in piece.problems)
         first += piece.newlines
     warn_jsonl_problems(name, problems)
-    parts = [piece.part for piece in pieces if piece.part is not None]
-    words: Counter[str] = Counter()
-    for part in parts:
-        # In order: a word's place is its first appearance, as in one read.
-        words.update(part.words)
-    lines = [line for part in parts for line in part.lines]
+    lines = [line for piece in pieces for line in piece.lines]
     if not lines:
         log.warning("%s holds no text", name)
-    terms, hashes, mappings = merge_vocabularies(
-        [(p.terms, _hashes_of(p), [p.counts.indices]) for p in parts]
-    )
-    counts = stack_counts(parts, mappings, len(lines), len(terms))
-    counts = prune_bigrams(counts, terms, BIGRAM_MIN_DF)  # per file, as one read prunes
+    # Bigrams pruned per file, as one read prunes them.
+    raw = [piece.counts for piece in pieces if piece.counts is not None]
+    counts, terms, words = merge_counts(raw, BIGRAM_MIN_DF)
     return FilePart(
         stamp,
         lines,
         counts,
         terms,
         words,
-        np.concatenate([part.id_hashes for part in parts]),
+        np.concatenate([piece.id_hashes for piece in pieces]),
         file_words_to_line(words),
-        term_hashes=hashes,
+        term_hashes=term_hashes(terms),
     )
 
 
