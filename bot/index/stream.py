@@ -139,8 +139,8 @@ class StreamWriter:
         if part.reused:
             terms, hashes = self.previous_terms()
         else:
-            assert part.term_hashes is not None
-            terms, hashes = part.terms, part.term_hashes
+            terms = part.terms
+            hashes = term_hashes(terms) if part.term_hashes is None else part.term_hashes
         mask = np.zeros(len(terms), dtype=bool)
         mask[counts.indices] = True
         if mask.all():

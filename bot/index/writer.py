@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,11 +20,14 @@ from bot.index.errors import IndexProblem
 from bot.index.reader import current_build
 from bot.index.store import (
     CURRENT,
+    PASSAGE_DICTIONARY,
+    PASSAGES,
     StringTable,
     _ends_hash,
+    dictionary_sample,
     dump_json,
+    train_on,
     write_lines,
-    write_passages,
 )
 
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
@@ -47,6 +51,7 @@ class Collection:
         id_hashes: `term_hash` of each passage's id.
         words: Surface word counts of the whole corpus, sorted by word.
         file_words_lines: Each corpus file's line of filewords.zst, in manifest order.
+        dictionary: passages.zst's dictionary, trained from when the collection is made.
     """
 
     lines: list[bytes]
@@ -56,6 +61,37 @@ class Collection:
     id_hashes: np.ndarray
     words: Mapping[str, int]
     file_words_lines: list[bytes]
+    dictionary: DictionaryTraining
+
+
+class DictionaryTraining:
+    """The zstd dictionary of some passage lines, trained in a thread (`store.train_on`).
+
+    Training is one long call that lets other threads run (0.2-0.4 s at any size: it
+    samples 5,000 passages), so the build weights its counts and writes the other
+    files meanwhile, on the second CPU. (Compressing each passage in a thread would
+    not pay: it takes and releases the interpreter lock once a passage.)
+    """
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self._sample = [lines[i] for i in dictionary_sample(len(lines))]
+        self._dictionary = b""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._train, name="zstd-dictionary", daemon=True)
+        self._thread.start()
+
+    def _train(self) -> None:
+        try:
+            self._dictionary = train_on(self._sample)
+        except BaseException as exc:  # raised where the result is taken
+            self._error = exc
+
+    def result(self) -> bytes:
+        """The dictionary (b"" for too little text); waits for the training to end."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._dictionary
 
 
 def write(
@@ -108,7 +144,6 @@ def publish(index_dir: Path, fill: Callable[[Path], dict[str, Any]]) -> Path:
 
 def _write_files(folder: Path, collection: Collection, weighted: Weights) -> None:
     """Writes every file of a build folder but the manifest."""
-    write_passages(folder, collection.lines)
     dump_json(folder / "vocabulary.json.zst", collection.terms)
     table = StringTable.of_hashes(collection.term_hashes)
     if table is not None:
@@ -126,6 +161,9 @@ def _write_files(folder: Path, collection: Collection, weighted: Weights) -> Non
     np.save(folder / "postings.data.npy", postings.data)
     np.save(folder / "postings.indices.npy", postings.indices.astype(np.int32, copy=False))
     np.save(folder / "postings.indptr.npy", postings.indptr.astype(np.int64, copy=False))
+    dictionary = collection.dictionary.result()  # last: trained meanwhile
+    (folder / PASSAGE_DICTIONARY).write_bytes(dictionary)
+    write_lines(folder / PASSAGES, folder / "passages.offsets.npy", collection.lines, dictionary)
 
 
 def write_words(folder: Path, words: Mapping[str, int]) -> None:
