@@ -50,11 +50,13 @@ def test_passage_counts_are_exactly_what_the_analyzer_makes(texts):
 
 # Text that stresses the bulk tokenising: a capital Z (the passage break it uses),
 # underscores, hyphens, apostrophes (straight and curly), digits, ligatures, accents
-# (composed and combining), case folding beyond ASCII, scripts without case.
+# (composed and combining), case folding beyond ASCII, scripts without case, symbols
+# that end a word (a bullet) or sit inside one ("10×20").
 _HARD_WORDS = st.sampled_from(
     ["Z", "z", "ZZ", "jazz", "Zürich", "snake_case", "_", "well-known", "-", "EU's", "don\u2019t",
      "'quoted'", "5", "2024", "3.14", "1,000", "ﬁle", "Straße", "İstanbul", "café", "cafe\u0301",
-     "ΣΊΣΥΦΟΣ", "москва", "東京", "x", "of", "the", "cyber", "defences", "\u00a0", "\n", "Ｚ"]
+     "ΣΊΣΥΦΟΣ", "москва", "東京", "x", "of", "the", "cyber", "defences", "\u00a0", "\n", "Ｚ",
+     "•", "• cyber", "cyber•", "10×20", "a\u2028b", "—", "naïve"]
 )  # fmt: skip
 
 
@@ -89,3 +91,17 @@ def test_counts_in_pieces_equal_the_analyzer_text_by_text(texts, cut, min_df):
         assert set(terms) == {t for row in expected for t in row}
         expected_words = Counter(w for text in texts for w in analysis.content_words(text))
         assert list(words.items()) == list(expected_words.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=[chr(c) for c in range(128)], max_size=60), min_size=1))
+def test_ascii_text_is_counted_as_the_analyzer_counts_it(texts):
+    """Every ASCII character (punctuation, controls, "_", digits, capitals) splits
+    tokens as `analysis.tokens` does on the fast path for ASCII text."""
+    passages = [Passage(f"d#{i}", "d", "", text, i) for i, text in enumerate(texts)]
+    counts, terms, _ = index_mod.analyze_passages(passages)
+    for row, text in enumerate(texts):
+        start, end = counts.indptr[row], counts.indptr[row + 1]
+        columns, numbers = counts.indices[start:end], counts.data[start:end]
+        got = {terms[c]: int(n) for c, n in zip(columns, numbers, strict=True)}
+        assert got == dict(Counter(analysis.analyze(text)))
