@@ -514,8 +514,8 @@ def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
 def _hashes(part: FilePart, previous: Index | None) -> np.ndarray:
     """`term_hash` of each of a part's terms.
 
-    A file read whole was hashed where it was read (in a worker); one read in pieces
-    is hashed here, once the passages' dictionary is training. A reused part's terms
+    A part read anew was hashed as it was read, except the last file read in pieces
+    (`parts._join`): hashed here, while the passages' dictionary trains. A reused part's terms
     are the previous index's, whose table holds their hashes: on a rebuild only new
     terms are hashed.
     """

@@ -85,8 +85,8 @@ class FilePart:
         reused: True when the part was cut out of the previous index rather than read.
         term_hashes: `term_hash` of each of `terms`, hashed where the part was read
             (in a worker, in parallel); None for a reused part, whose terms are the
-            previous index's, hashed once for all of them, and for a file read in
-            pieces, whose terms are hashed once joined (`builder.assemble`).
+            previous index's, hashed once for all of them, and for the last file
+            read if it was read in pieces (see `_join`).
     """
 
     info: FileInfo
@@ -245,7 +245,7 @@ def read_parts(
             yield results[0]
             continue
         path, name = files[i]
-        joined = _join(path, name, stamps[i], results)
+        joined = _join(path, name, stamps[i], results, last=i == len(files) - 1)
         if joined is None:  # the pieces do not read as the whole file: read it whole
             whole = read_in_workers([(path, name)], [budget is not None], _read_task, budget, 1)
             joined = next(whole)
@@ -334,7 +334,7 @@ def _read_range(path: Path, name: str, start: int, end: int) -> _Piece:
 
 
 def _join(
-    path: Path, name: str, before: os.stat_result, results: list[Any]
+    path: Path, name: str, before: os.stat_result, results: list[Any], last: bool = False
 ) -> FilePart | Exception | None:
     """The part of a file read in pieces, as one read of the whole file gives it.
 
@@ -343,6 +343,10 @@ def _join(
     (see `read_jsonl_piece`), a document id repeats across pieces, the file holds no
     valid line, or it changed while it was read (`before` is its status before any
     piece was read; the stamp is then not sure to describe the text read).
+
+    The terms are hashed here while the workers read on, but not for the `last` file
+    read: the build hashes those once it has every passage and the passages' zstd
+    dictionary is training (`builder.assemble`), on the second CPU.
     """
     stamp, pieces = results[0], results[1:]
     failed = [r for r in results if isinstance(r, Exception)]
@@ -378,7 +382,8 @@ def _join(
         words,
         np.concatenate([piece.id_hashes for piece in pieces]),
         file_words_to_line(words),
-    )  # its terms are hashed once the build has all its passages (`builder.assemble`)
+        term_hashes=None if last else term_hashes(terms),
+    )
 
 
 def merge_vocabularies(

@@ -220,15 +220,27 @@ def merge_counts(pieces: list[RawCounts], min_df: int = 1) -> PassageCounts:
     inverse = inverse.ravel()
     df = np.bincount(inverse, np.concatenate([np.zeros(0), *dfs]), minlength=len(distinct))
     keep = df >= max(min_df, 1)
+    # Sorted terms, without sorting every string: the stems are sorted, then the
+    # bigrams by their two stems' ranks, which is their text's order (a stem's
+    # characters all sort after the space, so "a b" < "a' b'" exactly when (a, b) <
+    # (a', b')); the two sorted runs are then merged by one `sorted` pass.
+    stem_order = sorted(range(len(stems)), key=stems.__getitem__)
+    rank = np.empty(len(stems), dtype=np.int64)
+    rank[stem_order] = np.arange(len(stems))
     firsts, seconds = np.divmod(distinct[keep], max(len(stems), 1))
-    terms = stems + [
-        f"{stems[a]} {stems[b]}" for a, b in zip(firsts.tolist(), seconds.tolist(), strict=True)
-    ]
-    order = sorted(range(len(terms)), key=terms.__getitem__)
-    column = np.empty(len(terms), dtype=np.int64)
-    column[order] = np.arange(len(terms))
+    pair_order = np.lexsort((rank[seconds], rank[firsts]))
+    firsts, seconds = firsts[pair_order].tolist(), seconds[pair_order].tolist()
+    runs = [stems[i] for i in stem_order]
+    runs += [f"{stems[a]} {stems[b]}" for a, b in zip(firsts, seconds, strict=True)]
+    order = sorted(range(len(runs)), key=runs.__getitem__)
+    terms = [runs[i] for i in order]
+    position = np.empty(len(runs), dtype=np.int64)
+    position[order] = np.arange(len(runs))
+    column = position[rank]  # of each stem
+    kept_column = np.empty(len(pair_order), dtype=np.int64)
+    kept_column[pair_order] = position[len(stems) :]
     pair_column = np.full(len(distinct), -1, dtype=np.int64)
-    pair_column[keep] = column[len(stems) :]
+    pair_column[keep] = kept_column
     data, indices, lengths = [], [], []
     start = 0
     for p, glob in zip(pieces, to_global, strict=True):
@@ -257,7 +269,7 @@ def merge_counts(pieces: list[RawCounts], min_df: int = 1) -> PassageCounts:
     words: Counter[str] = Counter()
     for p in pieces:
         words.update(p.words)  # in order: a word's place is its first appearance
-    return PassageCounts(counts, [terms[i] for i in order], words)
+    return PassageCounts(counts, terms, words)
 
 
 def document_frequency(counts: sp.csr_matrix) -> np.ndarray:
@@ -280,7 +292,8 @@ def passage_lengths(counts: sp.csr_matrix, terms: list[str]) -> np.ndarray:
     (measured: it cost up to 8% nDCG@10 on the public test collections).
     """
     n = counts.shape[0]
-    is_word = np.fromiter((" " not in t for t in terms), dtype=bool, count=len(terms))
+    spaced = map(str.__contains__, terms, itertools.repeat(" "))  # no Python call per term
+    is_word = ~np.fromiter(spaced, dtype=bool, count=len(terms))
     return np.bincount(
         np.repeat(np.arange(n), np.diff(counts.indptr)),
         weights=counts.data * is_word[counts.indices],
