@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,7 @@ from bot.index.store import (
     train_on,
     write_lines,
 )
+from bot.index.workers import worker_context
 
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
     import scipy.sparse as sp
@@ -65,33 +69,55 @@ class Collection:
 
 
 class DictionaryTraining:
-    """The zstd dictionary of some passage lines, trained in a thread (`store.train_on`).
+    """The zstd dictionary of some passage lines (`store.train_on`), trained meanwhile.
 
-    Training is one long call that lets other threads run (0.2-0.4 s at any size: it
-    samples 5,000 passages), so the build weights its counts and writes the other
-    files meanwhile, on the second CPU. (Compressing each passage in a thread would
-    not pay: it takes and releases the interpreter lock once a passage.)
+    Training takes 0.2-0.4 s at any size (it samples 5,000 passages) and holds the
+    interpreter lock throughout, so a thread would not run beside the build: a forked
+    process trains it (it has the lines already; nothing is copied over) while the
+    build hashes, weights and writes. Where forking is not safe (other threads run)
+    or the process fails, it is trained here when asked for: the same bytes.
     """
 
     def __init__(self, lines: list[bytes]) -> None:
         self._sample = [lines[i] for i in dictionary_sample(len(lines))]
-        self._dictionary = b""
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._train, name="zstd-dictionary", daemon=True)
-        self._thread.start()
-
-    def _train(self) -> None:
-        try:
-            self._dictionary = train_on(self._sample)
-        except BaseException as exc:  # raised where the result is taken
-            self._error = exc
+        self._process: BaseProcess | None = None
+        context = worker_context()
+        if context.get_start_method() != "fork" or not self._sample:
+            return
+        ours, theirs = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_train_and_send, args=(theirs, self._sample), name="bot-zstd", daemon=True
+        )
+        self._process.start()
+        theirs.close()
+        self._conn = ours
+        # A build that fails before it writes leaves no process behind.
+        self._end = weakref.finalize(self, _end, self._process, self._conn)
 
     def result(self) -> bytes:
         """The dictionary (b"" for too little text); waits for the training to end."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._dictionary
+        if self._process is not None:
+            try:
+                trained = self._conn.recv()
+            except (EOFError, OSError):
+                trained = None  # the process died: train here
+            self._end()
+            self._process = None
+            if isinstance(trained, bytes):
+                return trained
+        return train_on(self._sample)
+
+
+def _train_and_send(conn: Connection, sample: list[bytes]) -> None:
+    conn.send(train_on(sample))
+    conn.close()
+
+
+def _end(process: BaseProcess, conn: Connection) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        process.kill()
+        process.join()
+    conn.close()
 
 
 def write(
