@@ -203,8 +203,9 @@ class StreamWriter:
     def _write_passages(self) -> None:
         """passages.zst, its dictionary and offsets, from the spilled lines: two passes.
 
-        The first reads the dictionary's sample (the same lines `store.write_passages`
-        picks), the second compresses every line with it, as `store.write_lines` does.
+        The first reads the dictionary's sample (the same lines an in-memory build
+        picks, `writer.DictionaryTraining`), the second compresses every line with it, as
+        `store.write_lines` does.
         """
         lengths = _concat(self._line_lengths, np.int64)
         starts = np.zeros(len(lengths) + 1, dtype=np.int64)
