@@ -13,9 +13,10 @@ product's code path (`Engine.ask`) and prints:
   the best-scoring sentence);
 - "held out": the learned decision refitted without the set (on every other set given)
   and judged on it: how the decision does on a corpus it has never seen;
-- `eval/heldout/factsheet.jsonl`, questions about the shipped factsheet written blind
-  (without running the bot) and never trained on: the shipped model's figure on it is an
-  honest one for new questions about a corpus it was calibrated on;
+- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl`, questions about the shipped
+  factsheet written blind (without running the bot) and never trained on: the shipped
+  model's figure on them is an honest one for new questions about a corpus it was
+  calibrated on;
 - for WikiQA, the paper's best answer-triggering result (CNN-Cnt + all features: P 28.34,
   R 35.80, F1 31.64, on the test split, each question seeing only its own page; here
   all pages are searched at once).
@@ -74,12 +75,17 @@ def project_sets() -> list[QuestionSet]:
     return [
         QuestionSet(
             "factsheet",
-            tuple(
-                eval_dir / f for f in ("seed_dev.jsonl", "dev_questions.jsonl", "factsheet.jsonl")
+            (
+                *(eval_dir / f for f in ("seed_dev.jsonl", "dev_questions.jsonl")),
+                *(eval_dir / "factsheet.jsonl", eval_dir / "blind" / "factsheet.jsonl"),
             ),
             ROOT / "corpus",
         ),
-        QuestionSet("hr", (eval_dir / "hr.jsonl",), eval_dir / "corpora" / "hr" / "text"),
+        QuestionSet(
+            "hr",
+            (eval_dir / "hr.jsonl", eval_dir / "blind" / "hr.jsonl"),
+            eval_dir / "corpora" / "hr" / "text",
+        ),
         QuestionSet(
             "us-constitution",
             (eval_dir / "us-constitution.jsonl",),
@@ -87,14 +93,17 @@ def project_sets() -> list[QuestionSet]:
         ),
         QuestionSet(
             "nist-800-63b",
-            (eval_dir / "nist-800-63b.jsonl",),
+            (eval_dir / "nist-800-63b.jsonl", eval_dir / "blind" / "nist-800-63b.jsonl"),
             eval_dir / "corpora" / "nist-800-63b" / "text",
         ),
-        QuestionSet(
-            "factsheet, held out",
-            (eval_dir / "heldout" / "factsheet.jsonl",),
-            ROOT / "corpus",
-            held_out=True,
+        *(
+            QuestionSet(
+                f"factsheet, held out {n}",
+                (eval_dir / "heldout" / name,),
+                ROOT / "corpus",
+                held_out=True,
+            )
+            for n, name in ((1, "factsheet.jsonl"), (2, "factsheet-2.jsonl"))
         ),
     ]
 

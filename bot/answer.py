@@ -15,20 +15,25 @@ it reaches `Settings.min_confidence`.
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 from bot import acronyms, analysis, wordlist
-from bot.kinds import NEEDS, answers_the_kind, without_asked
+from bot.kinds import NEEDS, answers_the_kind
 from bot.model import AnswerModel
-from bot.passages import split_sentences
 from bot.question import Question
 from bot.retriever import RELATED_WEIGHT, Hit, Retriever, Search
+from bot.sentences import (
+    analysed,
+    best_sentences,
+    highlight_words,
+    is_fragment,
+    marked_units,
+    stems_of,
+    units,
+)
 from bot.suggestions import shorten
 
 # Small-talk replies name no command: each front end adds its own way to get help
@@ -41,17 +46,6 @@ _REPLIES = {
 }
 # A runner-up passage joins the answer when it scores at least this share of the best.
 CLOSE = 0.8
-# A passage's first sentence usually introduces its subject (an encyclopaedia's lead, a
-# FAQ answer's first line), so as the first quote it counts this much more. Measured on
-# the draft replies of 756 questions: 1.5 quotes the right sentence 3 times more on
-# WikiQA's dev split and once more on the US Constitution set, no change elsewhere.
-LEAD = 1.5
-# A sentence holding what the question's kind asks for (a date for "when") counts this
-# much more: "When must claims be submitted?" quotes "... within 30 days ...", not the
-# lead sentence that merely says how claims are submitted.
-KIND = 2.0
-# List items quoted after a lead-in that ends in a colon ("... misused for:").
-LIST_ITEMS = 3
 _EMPTY = "Please type a question{example}."
 _ABSTAIN = "I could not find this in the sources."
 
@@ -123,29 +117,6 @@ class Answer:
         }
 
 
-def is_fragment(sentences: tuple[str, ...], stems: Collection[str] = ()) -> bool:
-    """Whether the quoted sentences only lead in to something missing (`leads_in`)."""
-    return bool(sentences) and all(leads_in(s, stems) for s in sentences)
-
-
-def leads_in(sentence: str, stems: Collection[str] = ()) -> bool:
-    """Whether a sentence only leads in to a list: it ends in a colon.
-
-    Unless what it says about the question (its `stems`) comes before its last clause
-    and none in it: "Cyber threats are evolving very fast, with technologies being
-    misused for:" answers how fast threats evolve, though it only leads in to what
-    technologies are misused for.
-    """
-    text = sentence.rstrip()
-    if not text.endswith(":"):
-        return False
-    head, comma, tail = text.rpartition(", ")
-    if not comma or not stems:
-        return True
-    asked = set(stems)
-    return not (_stems_of(head) & asked) or bool(_stems_of(tail) & asked)
-
-
 def source_line(hit: Hit) -> str:
     """Where a hit comes from, as "document › section"."""
     return hit.passage.source
@@ -157,7 +128,27 @@ def quoted_text(quotes: tuple[Quote, ...]) -> str:
     Two quotes read as four lines: sentence, "— doc › section", sentence, "— doc ›
     section", so no sentence is credited to the other passage's document.
     """
-    return "\n".join(" ".join(q.sentences) + f"\n— {source_line(q.hit)}" for q in quotes)
+    return "\n".join(f"{quote_body(q)}\n— {source_line(q.hit)}" for q in quotes)
+
+
+def quote_body(quote: Quote) -> str:
+    """A quote's sentences as the reply shows them: the items of a list one a line.
+
+    Run together, a lead-in's items read as one sentence ("... areas: PROTECTION OF
+    HUMAN RIGHTS GLOBAL CYBER RESILIENCE ..."); after a lead-in ending in a colon, each
+    sentence that is a bullet of its passage starts a line with "• ".
+    """
+    bullets = {unit for unit, bullet in marked_units(quote.hit.passage.text) if bullet}
+    text = ""
+    listing = False
+    for sentence in quote.sentences:
+        listing = listing and sentence in bullets
+        if listing:
+            text += f"\n• {sentence}"
+        else:
+            text += (" " if text else "") + sentence
+        listing = listing or sentence.rstrip().endswith(":")
+    return text
 
 
 def small_talk_reply(kind: str, examples: Sequence[str] = ()) -> str:
@@ -182,126 +173,6 @@ def invites_tip(answer: Answer) -> bool:
     return answer.kind == "empty" or (
         answer.kind == "smalltalk" and answer.text != small_talk_reply("thanks")
     )
-
-
-def _units(text: str) -> list[str]:
-    return [unit for unit, _ in _marked_units(text)]
-
-
-@lru_cache(maxsize=1 << 12)
-def _marked_units(text: str) -> tuple[tuple[str, bool], ...]:
-    """A passage's sentences, each with whether it is (part of) a bullet item."""
-    return tuple(
-        (sentence, line.startswith("• "))
-        for line in text.split("\n")
-        for sentence in split_sentences(line.removeprefix("• "))
-    )
-
-
-@lru_cache(maxsize=1 << 12)
-def _analysed(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
-    """A passage's sentences with their content stems, worked out once per passage.
-
-    Every question now drafts a reply (the decision reads its features), and the top
-    passages of a corpus recur across questions: the memo halved the time spent
-    choosing sentences over 853 questions (0.37 of 1.08 s before it).
-    """
-    return tuple((u, _stems_of(u)) for u in _units(text))
-
-
-@lru_cache(maxsize=1 << 14)
-def _holds_kind(needed: re.Pattern[str], sentence: str) -> bool:
-    """Whether a sentence holds what a kind of question needs (memoised like `_stems_of`)."""
-    return needed.search(sentence) is not None
-
-
-@lru_cache(maxsize=1 << 14)
-def _stems_of(sentence: str) -> frozenset[str]:
-    return frozenset(analysis.stems(analysis.content_words(sentence)))
-
-
-def best_sentences(
-    text: str,
-    stems: set[str],
-    limit: int = 2,
-    needed: re.Pattern[str] | None = None,
-    weights: Mapping[str, float] | None = None,
-    asked: frozenset[str] = frozenset(),
-) -> tuple[str, ...]:
-    """The sentence(s) of a passage that best match the question's stems, in text order.
-
-    The first is the sentence holding the most of the question's information (the idf
-    of its stems in `weights`, or their count; the passage's lead sentence counts
-    `LEAD` times; among equals, one holding what the question's kind needs, then the
-    first); each next one is added
-    only if it holds question stems the chosen ones lack (an answer spread over two
-    bullets), so the reply stays short and every sentence in it earns its place. A
-    chosen lead-in ending in a colon brings the bullets after it (up to `LIST_ITEMS`):
-    alone it says nothing.
-    """
-    analysed = _analysed(text)
-    if not analysed:
-        return ()
-    units = [u for u, _ in analysed]
-    matched = [set(found & stems) for _, found in analysed]
-    meets = [needed is not None and _holds_kind(needed, without_asked(asked, u)) for u in units]
-    bullets = [bullet for _, bullet in _marked_units(text)]
-    # A lead-in whose list was lost ("... misused for:" and no bullets after it) says
-    # nothing unless it holds what the question asks for ("covers 5 areas:" for "how
-    # many"). It may be the best match (the reply is then a bare lead-in, which the bot
-    # declines), but it never joins another sentence: quoted next to one, it would
-    # read as if that sentence were its list.
-    lost = [
-        leads_in(u, stems) and not meets[i] and not (i + 1 < len(units) and bullets[i + 1])
-        for i, u in enumerate(units)
-    ]
-    chosen: list[int] = []
-    covered: set[str] = set()
-    while len(chosen) < limit and not (chosen and lost[chosen[0]]):
-        gains = [
-            (
-                _weight(m - covered, weights)
-                * (LEAD if i == 0 and not chosen else 1.0)
-                * (KIND if meets[i] else 1.0),
-                meets[i],
-                -i,
-            )
-            for i, m in enumerate(matched)
-            if i not in chosen and not (chosen and lost[i])
-        ]
-        if not gains:
-            break
-        gain, _, neg_i = max(gains)
-        if chosen and gain == 0:
-            break
-        chosen.append(-neg_i)
-        covered |= matched[-neg_i]
-        if gain == 0:
-            break
-    for i in list(chosen):
-        if units[i].rstrip().endswith(":"):
-            # Its items: the bullets right after it (none when the list was lost).
-            items = range(i + 1, min(i + 1 + LIST_ITEMS, len(units)))
-            chosen.extend(itertools.takewhile(lambda j: bullets[j], items))
-    return tuple(units[i] for i in sorted(set(chosen)))
-
-
-def _weight(stems: set[str], weights: Mapping[str, float] | None) -> float:
-    """The information of a set of stems: their idf sum, or their count without weights."""
-    return float(len(stems)) if weights is None else sum(weights.get(s, 0.0) for s in stems)
-
-
-def highlight_words(sentences: tuple[str, ...], stems: set[str]) -> tuple[str, ...]:
-    """Surface words of the reply whose stem is one of the question's."""
-    seen: dict[str, None] = {}
-    for sentence in sentences:
-        for word in re.findall(r"\w+", sentence):
-            if (
-                word.casefold() not in analysis.STOP_WORDS
-                and analysis.stem(analysis.normalize(word)) in stems
-            ):
-                seen.setdefault(word, None)
-    return tuple(seen)
 
 
 def supporting_hits(search: Search) -> list[Hit]:
@@ -398,7 +269,7 @@ def _acronym_draft(question: Question, search: Search, long_form: str, hit: Hit)
     quoted = next(
         (
             u
-            for u in _units(hit.passage.text)
+            for u in units(hit.passage.text)
             if long_form in u and acronym.casefold() in u.casefold()
         ),
         long_form,
@@ -495,7 +366,7 @@ def features(
         "why_how": float(question.kind in ("why", "how")),
         "terms": math.log1p(len(info)),
         "quoted_words": math.log1p(len(quoted)),
-        "lead": float(bool(sentences) and _analysed(hits[0].passage.text)[0][0] == sentences[0]),
+        "lead": float(bool(sentences) and analysed(hits[0].passage.text)[0][0] == sentences[0]),
         "absent_specific": max((v for s, v in specific.items() if s in absent), default=0.0),
         "quoted_specific": sum(v for s, v in specific.items() if s in quoted) / total,
         "unquoted_specific": max(unquoted, default=0.0),
@@ -593,4 +464,4 @@ def _abstain(question: Question, search: Search, did_you_mean: str, confidence: 
 
 def _asked_in(sentences: tuple[str, ...], stands_for: Mapping[str, str]) -> frozenset[str]:
     """The question stems the sentences hold, themselves or through a related word."""
-    return frozenset(stands_for[t] for s in sentences for t in _stems_of(s) if t in stands_for)
+    return frozenset(stands_for[t] for s in sentences for t in stems_of(s) if t in stands_for)

@@ -143,6 +143,34 @@ _WHAT_IS = re.compile(
     r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?\s*\??\s*$"
 )
 
+# Contractions typed without the apostrophe, as on a phone ("whats", "im", "dont"):
+# read as the words they stand for, so that "wheres" asks "where" and "im" is not taken
+# for a word the corpus lacks. Words that are also real words ("ill", "id", "its",
+# "lets", "well", "were", "shed") are left alone, and so is an acronym in capitals ("IM").
+_CONTRACTIONS = {
+    **{w + "s": w + " is" for w in ("what", "where", "who", "how", "when", "why", "that")},
+    "theres": "there is",
+    "im": "i am",
+    "ive": "i have",
+    "youre": "you are",
+    "cant": "can not",
+    "wont": "will not",
+    **{w + "nt": w + " not" for w in ("do", "does", "did", "is", "are", "was", "could")},
+    **{w + "nt": w + " not" for w in ("should", "would", "has", "have", "had", "must")},
+}
+_CONTRACTION = re.compile(r"\b(?i:" + "|".join(_CONTRACTIONS) + r")\b")
+
+
+def _spelled_out(text: str) -> str:
+    """The question with its apostrophe-less contractions spelled out (`_CONTRACTIONS`)."""
+
+    def spell(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return word if word.isupper() else _CONTRACTIONS[word.casefold()]
+
+    return _CONTRACTION.sub(spell, text)
+
+
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
 # before "how", "what year" before "what".
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -225,6 +253,7 @@ def parse(text: str) -> Question:
     What follows the last question mark with no letter in it ("What is PESCO? 37", a
     stray count or key press) is not part of the question and is not searched.
     """
+    typed, text = text, _spelled_out(text)
     asked, mark, tail = text.rpartition("?")
     noise = bool(mark) and not any(ch.isalpha() for ch in tail)
     words = analysis.words(asked if noise else text)
@@ -238,7 +267,7 @@ def parse(text: str) -> Question:
     ) or tuple(w for w in words if w not in analysis.STOP_WORDS)
     form = frozenset(w for w in content if w in analysis.QUESTION_FORM_WORDS)
     return Question(
-        text,
+        typed,
         tuple(words),
         content,
         form,

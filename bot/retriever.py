@@ -18,7 +18,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 from rapidfuzz import process
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from bot import analysis, related, scoring, wordlist
 from bot.index import Index
@@ -197,6 +197,31 @@ class Retriever:
                 return stem[:end]
         return None
 
+    def spelling_variant(self, stem: str) -> str | None:
+        """The corpus's spelling of a stem it lacks, written another way, or None.
+
+        British and American spellings ("defense" asked, "defence" written;
+        "organization", "organisation") are the same word: WordNet lists both in one
+        sense, so a related word (`bot.related`) one letter away from the stem is taken
+        as the word itself, at full weight and without a "did you mean". Stems under 4
+        letters are left alone (one letter is too much of them).
+        """
+        if len(stem) < 4:
+            return None
+        close = [
+            r for r in related.related(stem) if _respelt(stem, r) and self.column(r) is not None
+        ]
+        return min(close, key=lambda r: (self._idf(r), r)) if close else None
+
+    @staticmethod
+    def _joined_stem(question: Question, a: str, b: str) -> str:
+        """The stem of two adjacent question words written as one, if they stem to a, b."""
+        words = question.content
+        for first, second in zip(words, words[1:], strict=False):
+            if analysis.stem(first) == a and analysis.stem(second) == b:
+                return analysis.stem(first + second)
+        return ""
+
     def split_compound(self, word: str) -> tuple[str, str] | None:
         """Splits a closed compound the corpus writes apart ("cyberthreats" -> cyber, threats).
 
@@ -229,6 +254,8 @@ class Retriever:
             stem = analysis.stem(word)
             if known(stem) is not None:
                 stems.append(stem)
+            elif variant := self.spelling_variant(stem):
+                stems.append(variant)
             elif parts := self.split_compound(word):
                 stems.extend(analysis.stem(part) for part in parts)
             elif fixed := self.repair(word):
@@ -245,11 +272,14 @@ class Retriever:
                 if others := self._stand_ins(stem):
                     instead[stem] = others
         terms = analysis.terms_from_stems(stems)
-        # The other way round: "cyber attacks" asked, "cyberattacks" written.
+        # The other way round: "cyber attacks" asked, "cyberattacks" written. The
+        # stemmer may cut the joined word differently from its parts ("cyber crime"
+        # asked: "cyber" + "crime", but "cybercrimes" is stemmed "cybercrim").
         compounds = {
-            a + b: (a, b)
+            joined: (a, b)
             for a, b in zip(stems, stems[1:], strict=False)
-            if known(a + b) is not None
+            for joined in (a + b, self._joined_stem(question, a, b))
+            if joined and known(joined) is not None
         }
         terms += list(compounds)
         form = frozenset(analysis.stem(w) for w in question.form)
@@ -353,6 +383,26 @@ class Retriever:
             passage = index.passages[position]
             hits.append(Hit(passage, score / ceiling, search.coverage(matched), matched, through))
         return hits
+
+
+# The one-letter changes that tell British from American spelling: organisation /
+# organization, defence / defense, behaviour / behavior, dialogue / dialog, centre /
+# center, travelled / traveled, programme / program. Any other one-letter change
+# between related words is another word ("defend" for "defense").
+_RESPELLINGS = frozenset({("s", "z"), ("z", "s"), ("c", "s"), ("s", "c")})
+_RESPELT_LETTERS = frozenset("uelm")
+
+
+def _respelt(stem: str, other: str) -> bool:
+    """Whether two stems differ by one British/American spelling change."""
+    if Levenshtein.distance(stem, other, score_cutoff=1) != 1:
+        return False
+    (edit,) = Levenshtein.editops(stem, other)
+    op, at, to = edit.tag, edit.src_pos, edit.dest_pos
+    if op == "replace":
+        return (stem[at], other[to]) in _RESPELLINGS
+    added = stem[at] if op == "delete" else other[to]
+    return added in _RESPELT_LETTERS
 
 
 def _stands_in(term: str, search: Search) -> bool:

@@ -4,9 +4,10 @@ import pytest
 
 from bot import answer as answer_mod
 from bot import kinds
-from bot.answer import best_sentences, is_fragment, source_line
+from bot.answer import source_line
 from bot.kinds import answers_the_kind
 from bot.question import parse
+from bot.sentences import best_sentences, is_fragment
 
 
 def test_answer_leads_with_the_best_sentence_then_the_source(shipped_engine):
@@ -134,6 +135,15 @@ def test_a_lead_in_brings_its_list_and_alone_is_no_answer():
     )
     assert is_fragment(("Technologies are misused for:",))
     assert not is_fragment(("Technologies are misused for:", "espionage"))
+
+
+def test_a_question_about_a_list_gets_the_whole_list(shipped_engine):
+    # The factsheet lists its areas after "covers 5 external policy areas:"; the last
+    # ones must not be cut off.
+    answer = shipped_engine.ask("List the external policy areas of the EU cybersecurity strategy")
+    assert answer.answered
+    for area in ("PROTECTION OF HUMAN RIGHTS", "PARTNERSHIPS", "LEADERSHIP ON INTERNATIONAL"):
+        assert f"\n• {area}" in answer.text  # one item a line, not run together
 
 
 def test_a_lead_in_whose_list_was_lost_is_declined(shipped_engine):

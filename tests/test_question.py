@@ -104,3 +104,20 @@ def test_what_follows_the_last_question_mark_without_letters_is_not_searched(shi
     assert "37" in parse("What happened in 37?").content  # a number asked about stays
     answer = shipped_engine.ask("What is PESCO? 37")
     assert answer.answered and "Permanent Structured Cooperation" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "content"),
+    [
+        ("wheres the lisbon office", "where", ("lisbon", "office")),
+        ("who do i call if im sick", "who", ("call", "sick")),
+        ("whats the notice period", "what", ("notice", "period")),
+        ("doesnt the EU use sanctions", "yes_no", ("eu", "use", "sanctions")),
+        ("what if im ill", "what", ("ill",)),  # "ill" is a word, not "i'll"
+        ("IM policy", "other", ("im", "policy")),  # an acronym in capitals stays
+    ],
+)
+def test_contractions_typed_without_apostrophe_read_as_their_words(text, kind, content):
+    question = parse(text)
+    assert (question.kind, question.content) == (kind, content)
+    assert question.text == text  # shown back as typed

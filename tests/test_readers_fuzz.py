@@ -204,7 +204,10 @@ def test_text_that_turns_binary_after_its_start_is_refused(tmp_path: Path) -> No
 # order: the reference its scanners must agree with.
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
-_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
+_LINK = re.compile(
+    r"\[(\[[^\]]*\])\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)"
+    r"|\[(\[[^\]]*\])\]\[[^\]]*\]|\[([^\]]+)\]\[[^\]]*\]"
+)  # a link's text may be one bracketed word: "[[SP 800-90Ar1]](#ref)"
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
 _HTML = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>")
 _STAR = re.compile(r"(\*{1,3})(?=\S)(.+?)(?<=\S)\1")
@@ -218,7 +221,7 @@ def reference_md_inline(text: str) -> str:
         return text
     text = _ESCAPE.sub(lambda m: chr(_BASE + ord(m.group(1))), text)
     text = _IMAGE.sub("", text)
-    text = _LINK.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
+    text = _LINK.sub(lambda m: next(g for g in m.groups() if g is not None), text)
     text = _AUTOLINK.sub(r"\1", text)
     text = _HTML.sub("", text)
     text = text.replace("`", "")
@@ -248,6 +251,7 @@ def test_markdown_inline_scanners_match_the_old_regular_expressions(line: str) -
         "Some **bold** and *italic* and ***both*** and _under_ and __strong__ text",
         "snake_case_name stays, _this_ goes, ~~struck~~ too",
         "A [link](https://example.org) and ![an image](x.png) and [ref][1] and <https://eu.eu>",
+        "Cited as [[SP 800-90Ar1]](#SP800-90Ar1) and [[SP 800-63C]][2], not [[x]] or ![[y]](z)",
         "Tags <b>go</b>, comments <!-- hidden --> too; 3 < 4 and a<b stay",
         r"Escaped \*stars\* and \_underscores\_ stay",
         "** not bold ** and * not italic *",

@@ -1,6 +1,8 @@
 import pytest
 
+from bot import analysis
 from bot import index as index_mod
+from bot import retriever as retriever_mod
 from bot.retriever import Retriever
 
 
@@ -47,6 +49,34 @@ def test_word_forms_match(retriever):
 def test_closed_and_open_compounds_match_each_other(retriever):
     result = retriever.search("cyber attacks", k=5)
     assert any("cyberattacks" in h.passage.text for h in result.hits)
+
+
+def test_a_compound_the_stemmer_cuts_differently_still_matches(retriever):
+    # "cyber" + "crime" stem to "cybercrime", but "cybercrimes" is stemmed "cybercrim".
+    result = retriever.search("cyber crime", k=1)
+    assert "cybercrimes" in result.hits[0].passage.text
+
+
+def test_american_spelling_finds_the_british_word_as_itself(retriever):
+    result = retriever.search("cyber defense policy", k=3)
+    assert result.corrections == () and result.unknown == ()
+    assert analysis.stem("defence") in result.stems
+    assert any("Cyber Defence Policy" in h.passage.text for h in result.hits)
+
+
+@pytest.mark.parametrize(
+    ("stem", "other", "same"),
+    [
+        ("organiz", "organis", True),
+        ("behavior", "behaviour", True),
+        ("center", "centr", True),
+        ("defens", "defenc", True),
+        ("defens", "defend", False),  # a derived word, not a spelling
+        ("form", "format", False),
+    ],
+)
+def test_only_spelling_changes_count_as_the_same_word(stem, other, same):
+    assert retriever_mod._respelt(stem, other) is same
 
 
 def test_section_headings_count_toward_a_match(small_engine):

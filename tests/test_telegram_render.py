@@ -44,6 +44,15 @@ def test_format_answer_escapes_and_bolds() -> None:
     assert plain.startswith("Did you mean “pesco”?\nUse <script> & PESCO's teams")
 
 
+def test_a_lead_in_and_its_items_show_one_item_a_line() -> None:
+    hit = Hit(_passage("The toolbox holds:\n• declarations\n• sanctions"), 0.9, 1.0)
+    sentences = ("The toolbox holds:", "declarations", "sanctions")
+    answer = Answer("q", "answer", True, "", sentences, (hit,), (), ("sanctions",))
+    [part] = tb.format_answer(answer)
+    plain, _ = parse_html(part)
+    assert plain.startswith("The toolbox holds:\n• declarations\n• sanctions\n— ")
+
+
 def test_format_answer_of_an_abstention_is_its_plain_text() -> None:
     answer = Answer("x", "abstain", False, "I could not find this. Nearest topics: A & <B>.")
     assert tb.format_answer(answer) == ["I could not find this. Nearest topics: A &amp; &lt;B&gt;."]

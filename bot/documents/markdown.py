@@ -66,9 +66,10 @@ class _NextFinder:
 def _md_brackets(text: str, image: bool) -> str:
     r"""Replaces "[text](url)" and "[text][ref]" by their text, or drops "![alt](url)".
 
-    What r"!?\[([^\]]*)\]\([^)]*\)|!?\[([^\]]+)\]\[[^\]]*\]" matched, in linear time:
-    an opener whose first "]" leads nowhere fails, and so does every opener before
-    that "]" (they share it), so scanning goes on after it.
+    What r"!?\[([^\]]*)\]\([^)]*\)|!?\[([^\]]+)\]\[[^\]]*\]" matched, and a link whose
+    text is one bracketed word ("[[SP 800-90Ar1]](#ref)", a citation), in linear time:
+    an opener whose first "]" leads nowhere fails, and so does every opener before that
+    "]" (they share it), so scanning goes on after it.
     """
     opener = "![" if image else "["
     close, paren = _NextFinder(text, "]"), _NextFinder(text, ")")
@@ -81,6 +82,11 @@ def _md_brackets(text: str, image: bool) -> str:
         if shut < 0:
             break
         after = text[shut + 1 : shut + 2]
+        if after == "]" and not image and text.startswith("[", inner):
+            # One bracketed word inside the link text, as in a citation:
+            # "[[SP 800-90Ar1]](#SP800-90Ar1)" shows "[SP 800-90Ar1]".
+            shut += 1
+            after = text[shut + 1 : shut + 2]
         end = -1
         if after == "(":
             end = paren.find(shut + 2)

@@ -89,9 +89,10 @@ ANALYZER = {
     "max_chars": passages_mod.MAX_CHARS,
     "bigram_min_df": BIGRAM_MIN_DF,
     # The readers' version: 2 = HTML's main content through trafilatura, table cells
-    # joined with " | ". An index of older readers is rebuilt once, rather than keep an
+    # joined with " | "; 3 = a Markdown link whose text is bracketed ("[[SP 800-63C]](#x)")
+    # reads "[SP 800-63C]". An index of older readers is rebuilt once, rather than keep an
     # unchanged page's navigation and footer passages for as long as the page is unchanged.
-    "readers": 2,
+    "readers": 3,
     # How text is cut into passages: 2 = a lead-in keeps its list, initials ("Ben E.
     # King") and whole-word abbreviations do not end a sentence.
     "passages": 2,

@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.answer import Answer, Quote, invites_tip, source_line
+from bot.answer import Answer, Quote, invites_tip, quote_body, source_line
 from bot.passages import Passage
 from bot.telegram import texts
 
@@ -168,7 +168,7 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
     for number, quote in enumerate(quotes):
         if number:
             spans.append(("\n\n", ""))
-        spans.extend(emphasise(" ".join(quote.sentences), answer.highlight))
+        spans.extend(emphasise(quote_body(quote), answer.highlight))
         spans.append(("\n— ", ""))
         spans.append((source_line(quote.hit), "i"))
     return to_parts(spans, limit)
