@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import bot.index.parts as file_parts
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
@@ -459,14 +460,14 @@ _PREVIOUS = -1
 def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection:
     """Joins file parts into one collection: passages in corpus order, one vocabulary.
 
-    The vocabulary is the sorted union of the terms the parts use. Every part's
-    vocabulary is sorted too, so remapping its columns keeps each row's order. Parts
-    reused from the previous index share its vocabulary and are remapped with one
-    array lookup, not term by term; the word counts start from the previous index's
-    and only the files that changed are taken out and put in.
+    The vocabulary is the sorted union of the terms the parts use; each part's is
+    sorted too, so remapping its columns keeps each row's order. Parts reused from the
+    previous index share its vocabulary and are remapped with one array lookup; the
+    word counts are the previous index's, less the files not reused, plus those read.
     """
     lines = [line for part in parts for line in part.lines]
-    dictionary = DictionaryTraining(lines)  # in a thread, while the rest is done
+    dictionary = DictionaryTraining(lines)  # in another process, while the rest is done
+    parts = [file_parts.completed(part) for part in parts]
     keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
     groups: dict[int, tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
     for key, part in zip(keys, parts, strict=True):
