@@ -37,23 +37,72 @@ def accumulate(starts, ends, indices, counts, norms, weights, scores, touched):
     A posting's weight is weights[j] * tf / (tf + norms[passage]), where weights[j] is
     the question's weight for the term times its idf times (k1 + 1): the index stores
     counts, not weights (see `bot.index.weighting.Weights`). Returns how many passages
-    it touched, listed in `touched`.
+    it touched, listed in `touched`; or -1, with `scores` left clean, when a posting
+    names a passage outside `scores`: a damaged postings file. `load` does not read
+    the whole file to check that (at ten million passages it would read 3 GB), so
+    each posting is checked where it is read, a comparison the branch predictor
+    makes free; unchecked, it would read and write memory outside the arrays.
 
     Sums are float32, like the norms: half the memory traffic of float64 on arrays
     read at random. Every weight is positive (idf > 0 and tf > 0), so a zero score
     marks a passage not yet touched.
     """
     count = 0
+    size = scores.size
     for j in range(starts.size):
         weight = weights[j]
+        if count == 0:
+            # Nothing touched yet: every passage of this column is new (a column lists
+            # a passage once), so its score is written without reading the zero there
+            # (0 + x is x to the bit): a tenth of the loop's time at the median question.
+            for p in range(starts[j], ends[j]):
+                passage = indices[p]
+                if passage < 0 or passage >= size:
+                    return _clear(scores, touched, count)
+                tf = np.float32(counts[p])
+                touched[count] = passage
+                count += 1
+                scores[passage] = weight * tf / (tf + norms[passage])
+            continue
         for p in range(starts[j], ends[j]):
             passage = indices[p]
+            if passage < 0 or passage >= size:
+                return _clear(scores, touched, count)
             tf = np.float32(counts[p])
             value = scores[passage]
             touched[count] = passage
             count += value == 0.0
             scores[passage] = value + weight * tf / (tf + norms[passage])
     return count
+
+
+@_compiled
+def _clear(scores, touched, count):
+    """Zeroes the touched scores (a damaged posting stopped the loop); returns -1."""
+    for i in range(count):
+        scores[touched[i]] = 0.0
+    return -1
+
+
+@_compiled
+def listed(starts, ends, indices, passages):
+    """Which of `passages` each column lists: found[j, i] for column j, passage i.
+
+    A binary search of each column's postings (sorted by passage) per passage.
+    """
+    found = np.zeros((starts.size, passages.size), dtype=np.bool_)
+    for j in range(starts.size):
+        for i in range(passages.size):
+            target = passages[i]
+            low, high = starts[j], ends[j]
+            while low < high:
+                middle = (low + high) >> 1
+                if indices[middle] < target:
+                    low = middle + 1
+                else:
+                    high = middle
+            found[j, i] = low < ends[j] and indices[low] == target
+    return found
 
 
 @_compiled
@@ -89,36 +138,43 @@ def _sift_down(heap, i, size):
 def collect(scores, touched, count, k):
     """The touched passages scoring at least the k-th best, with their scores.
 
-    Leaves every score at zero again, ready for the next call. When a large share of
-    the passages was touched, one sequential pass over the whole accumulator is
-    cheaper than visiting the touched ones at random.
+    Sets every touched score back to zero, ready for the next call. The k-th best of
+    every 8th touched score is at most the k-th best of all (any subset's is), so
+    only scores at or above it are kept while the accumulator is read and cleared,
+    about 8k of them; the k-th best is then found among those, and every tie with it
+    is there. Cheaper than listing all the touched scores and selecting over them:
+    0.37 against 0.44 ms for the loop at the median question of 1M passages.
     """
-    dense = 4 * count > scores.size
-    kth = -1.0  # k or fewer touched: every one is wanted
+    low = -1.0  # k or fewer touched: every one is wanted
     if count > k:
-        if dense:
-            # The k best of all passages are touched ones: more than k scores are > 0.
-            kth = _kth_largest(scores, k)
-        else:
-            values = np.empty(count, dtype=scores.dtype)
-            for i in range(count):
-                values[i] = scores[touched[i]]
-            kth = _kth_largest(values, k)
-    chosen = 0
+        step = min(8, count // k)  # at least k in the sample
+        sample = np.empty(count // step, dtype=scores.dtype)
+        for i in range(sample.size):
+            sample[i] = scores[touched[i * step]]
+        low = _kth_largest(sample, k)
+    kept_positions = np.empty(count, dtype=np.int64)  # only the kept part is written
+    kept = np.empty(count, dtype=scores.dtype)
+    size = 0
     for i in range(count):
-        if scores[touched[i]] >= kth:
-            chosen += 1
+        passage = touched[i]
+        value = scores[passage]
+        scores[passage] = 0.0
+        if value >= low:
+            kept_positions[size] = passage
+            kept[size] = value
+            size += 1
+    kth = -1.0
+    if size > k:
+        kth = _kth_largest(kept[:size], k)
+    chosen = 0
+    for i in range(size):
+        chosen += kept[i] >= kth
     positions = np.empty(chosen, dtype=np.int64)
     best = np.empty(chosen, dtype=scores.dtype)
     j = 0
-    for i in range(count):
-        passage = touched[i]
-        if scores[passage] >= kth:
-            positions[j] = passage
-            best[j] = scores[passage]
+    for i in range(size):
+        if kept[i] >= kth:
+            positions[j] = kept_positions[i]
+            best[j] = kept[i]
             j += 1
-        if not dense:
-            scores[passage] = 0.0
-    if dense:
-        scores[:] = 0.0
     return positions, best

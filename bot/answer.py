@@ -30,7 +30,7 @@ from bot.sentences import (
     best_sentences,
     highlight_words,
     is_fragment,
-    marked_units,
+    item_starts,
     stems_of,
     units,
 )
@@ -132,22 +132,23 @@ def quoted_text(quotes: tuple[Quote, ...]) -> str:
 
 
 def quote_body(quote: Quote) -> str:
-    """A quote's sentences as the reply shows them: the items of a list one a line.
+    """A quote's sentences as the reply shows them: list items one a line.
 
-    Run together, a lead-in's items read as one sentence ("... areas: PROTECTION OF
-    HUMAN RIGHTS GLOBAL CYBER RESILIENCE ..."); after a lead-in ending in a colon, each
-    sentence that is a bullet of its passage starts a line with "• ".
+    Run together, bullets read as one sentence ("... areas: PROTECTION OF HUMAN RIGHTS
+    GLOBAL CYBER RESILIENCE ...", or two bullets with no full stop between them), so
+    when a quote holds more than one item, each item starts a line with "• "; a lead-in
+    before them stays as it is.
     """
-    bullets = {unit for unit, bullet in marked_units(quote.hit.passage.text) if bullet}
+    items = item_starts(quote.hit.passage.text)
+    listed = sum(1 for s in quote.sentences if s in items) > 1 or (
+        len(quote.sentences) > 1 and quote.sentences[0].rstrip().endswith(":")
+    )
     text = ""
-    listing = False
     for sentence in quote.sentences:
-        listing = listing and sentence in bullets
-        if listing:
-            text += f"\n• {sentence}"
+        if listed and sentence in items:
+            text += ("\n" if text else "") + f"• {sentence}"
         else:
             text += (" " if text else "") + sentence
-        listing = listing or sentence.rstrip().endswith(":")
     return text
 
 

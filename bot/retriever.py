@@ -22,6 +22,7 @@ from rapidfuzz.distance import OSA, Levenshtein
 
 from bot import analysis, related, scoring, wordlist
 from bot.index import Index
+from bot.index.errors import REBUILD, IndexCorrupt
 from bot.passages import Passage
 from bot.question import Question, parse
 
@@ -35,6 +36,8 @@ BIGRAM_WEIGHT = 0.3
 RELATED_WEIGHT = 0.5
 # At most this many related words stand in for one question word (see `_stand_ins`).
 STAND_INS = 4
+# Typo buckets larger than this are filtered in numpy before rapidfuzz measures them.
+_FILTER_FROM = 64
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,15 @@ class Search:
         Form words count only where they match: a passage without "located" is not
         missing anything "Where is X located?" asked about.
         """
-        found = set(matched)
-        asked = sum(v for s, v in self.info.items() if s in found or s not in self.form)
-        return sum(v for s, v in self.info.items() if s in found) / asked if asked else 0.0
+        found = matched if isinstance(matched, frozenset | set) else set(matched)
+        held = asked = 0.0  # one pass (the answer asks this of every hit and sentence)
+        for stem, value in self.info.items():
+            if stem in found:
+                held += value
+                asked += value
+            elif stem not in self.form:
+                asked += value
+        return held / asked if asked else 0.0
 
 
 class Retriever:
@@ -114,6 +123,8 @@ class Retriever:
         # memory-mapped table hashes the term and binary-searches. Questions repeat
         # words, so a bounded memo serves most lookups.
         self.column = lru_cache(maxsize=1 << 16)(index.vocabulary.get)
+        # A large typo bucket's words as code points, one row each (see `_one_edit_from`).
+        self._bucket_codes: dict[tuple[str, int, str], np.ndarray] = {}
 
     @cached_property
     def _typo_buckets(self) -> dict[tuple[str, int, str], list[str]]:
@@ -156,6 +167,8 @@ class Retriever:
                     candidates = self._typo_buckets.get(key)
                     if not candidates:
                         continue
+                    if limit == 1 and len(candidates) > _FILTER_FROM:
+                        candidates = self._one_edit_from(word, key, candidates)
                     for candidate, distance, _ in process.extract(
                         word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=20
                     ):
@@ -169,6 +182,58 @@ class Retriever:
             if best is not None:
                 return best[2]
         return None
+
+    def prepare_repair(self) -> None:
+        """Makes the typo buckets and the large ones' letter tables now, not at a typo.
+
+        For a long-running front end's warm-up (`Engine.warm_up`): at a million passages
+        the first typo would otherwise wait half a second, and each large bucket's
+        first typo a millisecond or more. Also reads the English word list (70 ms) and
+        the related words (25 ms), which the first unknown word would.
+        """
+        wordlist.is_common("")
+        related.related("")
+        for key, words in self._typo_buckets.items():
+            if len(words) > _FILTER_FROM:
+                self._codes(key, words)
+
+    def _codes(self, key: tuple[str, int, str], words: list[str]) -> np.ndarray:
+        """A bucket's words as code points, a row per place (see `_one_edit_from`)."""
+        codes = self._bucket_codes.get(key)
+        if codes is None:  # a row per place: each comparison reads one row in order
+            table = np.array(words, dtype=f"<U{key[1]}").view(np.uint32)
+            codes = self._bucket_codes[key] = table.reshape(len(words), -1).T.copy()
+        return codes
+
+    def _one_edit_from(self, word: str, key: tuple[str, int, str], words: list[str]) -> list[str]:
+        """The words of a large bucket that may be one edit from `word`, in bucket order.
+
+        rapidfuzz compares about ten thousand words a millisecond, and at a million
+        passages a bucket can hold tens of thousands (invented names share their first
+        or last two letters), so a typo cost milliseconds. A test on the letters in
+        place, vectorised, passes every word one edit away and few others: one
+        substitution or swap leaves at most two places different; one letter inserted
+        or deleted leaves each place of the shorter word equal to the longer's at the
+        same place or the next. rapidfuzz then measures the few that pass, as before.
+        """
+        codes = self._codes(key, words)
+        typed = np.array([word]).view(np.uint32).tolist()
+        size = len(typed)
+        if len(codes) == size:
+            different = np.zeros(len(words), dtype=np.uint8)
+            for place in range(size):
+                different += codes[place] != typed[place]
+            possible = different <= 2
+        else:
+            possible = np.ones(len(words), dtype=bool)
+            # Shorter and longer: the bucket's word, or the typed one, missing a letter.
+            if len(codes) == size + 1:
+                for place in range(size):
+                    possible &= (codes[place] == typed[place]) | (codes[place + 1] == typed[place])
+            else:
+                for place in range(size - 1):
+                    possible &= (codes[place] == typed[place]) | (codes[place] == typed[place + 1])
+        return [words[i] for i in np.flatnonzero(possible).tolist()]
 
     @cached_property
     def _surface_of_stem(self) -> dict[str, str]:
@@ -357,7 +422,11 @@ class Retriever:
             count=len(counts),
         )
         postings = index.postings
-        candidates, scores = scoring.top_candidates(postings, index.norms, columns, weights, k)
+        try:
+            candidates, scores = scoring.top_candidates(postings, index.norms, columns, weights, k)
+        except scoring.DamagedPostings as exc:
+            name = index.path / f"postings.{exc.array}.npy"
+            raise IndexCorrupt(f"{name} is damaged ({exc}). {REBUILD}") from None
         # Every passage tying the k-th best is among the candidates, so ties at the cut
         # are settled here, by corpus position, not by the selection's whims.
         best = np.lexsort((candidates, -scores))[:k]
@@ -365,14 +434,11 @@ class Retriever:
         ceiling = self._ceiling(terms, search)
         # Which of the question's terms each hit holds: a binary search of each term's
         # postings (sorted by passage) for all the hits at once.
+        names = list(counts)  # in the order of `columns`
         present: list[set[str]] = [set() for _ in range(top.size)]
-        for term, column in column_of.items():
-            listed = postings.indices[postings.indptr[column] : postings.indptr[column + 1]]
-            if listed.size == 0:
-                continue
-            at = np.minimum(np.searchsorted(listed, top), listed.size - 1)
-            for i in np.flatnonzero(listed[at] == top).tolist():
-                present[i].add(term)
+        terms_at, hits_at = scoring.listed(postings, columns, top).nonzero()
+        for j, i in zip(terms_at.tolist(), hits_at.tolist(), strict=True):
+            present[i].add(names[j])
         hits = []
         for held, position, score in zip(present, top.tolist(), top_scores.tolist(), strict=True):
             for compound, parts in compounds.items():

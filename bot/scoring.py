@@ -56,6 +56,19 @@ class Columns(Protocol):
         ...
 
 
+class DamagedPostings(ValueError):
+    """The postings point outside their own arrays: a damaged index file.
+
+    Attributes:
+        array: Which of the matrix's arrays is wrong: "indices" (a passage number out
+            of range) or "indptr" (a column's start or end).
+    """
+
+    def __init__(self, array: str, problem: str) -> None:
+        super().__init__(problem)
+        self.array = array
+
+
 _local = threading.local()  # each thread's accumulator: questions run in worker threads
 
 # Until the compiled loop is loaded, questions with fewer postings than this are summed
@@ -102,9 +115,26 @@ def warm_up() -> None:
     )
 
 
-# Below this many postings a question is scored in one thread: handing half of it to
-# another thread costs some tens of microseconds, more than it saves.
-SPLIT_POSTINGS = 100_000
+# Below this many postings a question is scored in one thread. Handing half of it to
+# another thread costs tens of microseconds when a CPU is idle, and far more when other
+# processes hold the CPUs (waking the helper, then waiting for it): at a million
+# passages with the 2-CPU machine's load average near 3, splitting questions of 100,000
+# postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms), 400,000
+# and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
+# while the load average leaves a CPU free (`_cpu_free`).
+SPLIT_POSTINGS = 400_000
+_CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
+
+
+def _cpu_free() -> bool:
+    """Whether the machine seems to have a CPU to spare: load average below CPUs - 0.5.
+
+    This process, answering, counts about 1 of it. Asked only for questions large
+    enough to split (a few us).
+    """
+    return os.getloadavg()[0] < _CPUS - 0.5
+
+
 _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scoring")
 _helper_free = threading.Semaphore(1)
 
@@ -116,7 +146,7 @@ def top_candidates(
 
     A question with many postings is split in two by passage range, each half scored
     in its own thread (the loops release the GIL), when the helper thread is free and
-    the machine has a second CPU: the slowest questions at a million passages take
+    the machine has a CPU to spare: the slowest questions at a million passages take
     about half the time. Each half returns its own best; the k best overall, and all
     ties with the k-th, are among them, and the rest are dropped.
 
@@ -134,6 +164,9 @@ def top_candidates(
     Returns:
         (passage positions, their scores), in no particular order; empty when no
         passage holds any of the terms.
+
+    Raises:
+        DamagedPostings: A column pointer or a posting's passage is out of range.
     """
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
     columns = np.asarray(columns, dtype=np.int64)
@@ -141,13 +174,19 @@ def top_candidates(
     ends = np.asarray(indptr[columns + 1], dtype=np.int64)
     weights = weights.astype(np.float32)
     k = max(k, 1)
+    # The column pointers are read from the mapped file unchecked (`load` checks only
+    # the last); a damaged one must not send the loop outside the postings.
+    nnz = indices.shape[0]
+    if not all(0 <= s <= e <= nnz for s, e in zip(starts.tolist(), ends.tolist(), strict=True)):
+        raise DamagedPostings("indptr", f"a column's postings lie outside the {nnz} stored")
     sizes = ends - starts
     total = int(sizes.sum())
     if (
         total == 0
         or total < SPLIT_POSTINGS
         or _numpy_for(total)  # numpy's path has no halves to split
-        or (os.cpu_count() or 1) < 2
+        or _CPUS < 2
+        or not _cpu_free()
         or not _helper_free.acquire(blocking=False)
     ):
         return _score(indices, data, norms, starts, ends, weights, total, k)
@@ -172,6 +211,31 @@ def top_candidates(
     positions = np.concatenate([other_positions, positions])
     best = np.concatenate([other_best, best])
     return _at_least_kth(positions, best, k)  # each half kept its own k best
+
+
+def listed(matrix: Columns, columns: np.ndarray, passages: np.ndarray) -> np.ndarray:
+    """Which of the passages each column lists: found[j, i] for columns[j], passages[i].
+
+    For the few hits of a question (which of its terms each holds): a binary search
+    of each column's postings, in the compiled loop's module once it is loaded.
+    Columns must be in range (`top_candidates` has checked the question's).
+    """
+    indptr, indices = matrix.indptr, matrix.indices
+    columns = np.asarray(columns, dtype=np.int64)
+    starts = np.asarray(indptr[columns], dtype=np.int64)
+    ends = np.asarray(indptr[columns + 1], dtype=np.int64)
+    # In the postings' own type: int64 numbers made numpy copy each column to compare.
+    wanted = np.asarray(passages).astype(indices.dtype)
+    if _kernels is not None:
+        found: np.ndarray = _kernels.listed(starts, ends, indices, wanted)
+        return found
+    found = np.zeros((columns.size, wanted.size), dtype=bool)
+    for j, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        column = indices[start:end]
+        if column.size:
+            at = np.minimum(np.searchsorted(column, wanted), column.size - 1)
+            found[j] = column[at] == wanted
+    return found
 
 
 def _score(
@@ -241,6 +305,8 @@ def _score_numpy(
         return np.empty(0, np.int64), np.empty(0, np.float32)
     # np.unique, sorted by hand: np.unique imports numpy.ma (15 ms of a one-shot ask).
     positions = np.sort(np.concatenate(parts)).astype(np.int64)
+    if positions[0] < 0 or positions[-1] >= norms.size:
+        raise DamagedPostings("indices", _OUT_OF_RANGE.format(norms.size))
     first = np.ones(positions.size, dtype=bool)
     np.not_equal(positions[1:], positions[:-1], out=first[1:])
     positions = positions[first]
@@ -275,7 +341,12 @@ def _score_compiled(
     if touched is None or touched.size < total:
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
     count = kernels.accumulate(starts, ends, indices, data, norms, weights, scores, touched)
+    if count < 0:
+        raise DamagedPostings("indices", _OUT_OF_RANGE.format(n_passages))
     return kernels.collect(scores, touched, count, k)
+
+
+_OUT_OF_RANGE = "a posting names a passage beyond the {} there are"
 
 
 def _at_least_kth(positions: np.ndarray, best: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

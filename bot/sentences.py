@@ -71,6 +71,16 @@ def marked_units(text: str) -> tuple[tuple[str, bool], ...]:
 
 
 @lru_cache(maxsize=1 << 12)
+def item_starts(text: str) -> frozenset[str]:
+    """The sentences of a passage that begin a bullet item (its first sentence)."""
+    return frozenset(
+        sentences[0]
+        for line in text.split("\n")
+        if line.startswith("• ") and (sentences := split_sentences(line.removeprefix("• ")))
+    )
+
+
+@lru_cache(maxsize=1 << 12)
 def analysed(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     """A passage's sentences with their content stems, worked out once per passage.
 

@@ -146,6 +146,12 @@ def test_a_question_about_a_list_gets_the_whole_list(shipped_engine):
         assert f"\n• {area}" in answer.text  # one item a line, not run together
 
 
+def test_two_bullets_quoted_together_read_as_two_items(shipped_engine):
+    answer = shipped_engine.ask("Does the EU have rapid response teams?")
+    assert "\n• Permanent Structured Cooperation (PESCO) projects" in answer.text
+    assert answer.text.startswith("• ")
+
+
 def test_a_lead_in_whose_list_was_lost_is_declined(shipped_engine):
     answer = shipped_engine.ask("What technologies are being increasingly misused?")
     assert not answer.answered

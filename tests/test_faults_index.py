@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -390,6 +391,38 @@ def test_ask_on_a_damaged_index_prints_one_error_line_and_build_repairs_it(small
     assert "failed its checks" in built.stderr
     asked = run_bot("ask", "Where are offshore wind farms built?", *args, cwd=small_corpus.parent)
     assert asked.returncode == 0 and "at sea" in asked.stdout
+
+
+@pytest.mark.parametrize("number", [-1, 10**6])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_passage_numbers_out_of_range_are_named_by_the_question_that_reads_them(
+    small_corpus, number, compiled
+):
+    # As a build with a bug would write them: checksums match, so only the numbers
+    # themselves tell. Load no longer reads every one (at 10M passages: 3 GB).
+    import numpy as np
+
+    from bot import scoring
+    from bot.index import writer
+
+    index_dir = small_corpus.parent / "index"
+    folder = index_dir / build(small_corpus).build
+    path = folder / "postings.indices.npy"
+    indices = np.load(path)
+    np.save(path, np.full_like(indices, number))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["checksums"][path.name] = writer._checksum(path)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    engine = Engine.open(settings_for(small_corpus))  # loads: shapes and ends agree
+    kernels = scoring.compiled() if compiled else None  # as a large index's questions
+    with mock.patch.object(scoring, "_kernels", kernels):
+        for _ in range(2):  # the loop's accumulator is left clean: the same again
+            with pytest.raises(
+                index_mod.IndexCorrupt, match=r"postings.indices.npy is damaged.*build --full"
+            ):
+                engine.ask("Where are offshore wind farms built?")
+    assert build(small_corpus).reused == 0  # a rebuild checks every number
+    assert "at sea" in engine.ask("Where are offshore wind farms built?").text
 
 
 def test_damage_the_load_check_misses_is_never_copied_forward(tmp_path):

@@ -131,3 +131,33 @@ def test_a_common_english_word_is_not_repaired_into_a_corpus_word(tmp_path):
     assert retriever.repair("defense") == "defence"  # the other spelling of the same word
     search = retriever.search("what is the latest season of psych")
     assert search.corrections == ()
+
+
+def test_large_typo_buckets_repair_as_a_full_comparison_would(tmp_path, monkeypatch):
+    # Many invented names sharing their first and last letters, as at a million
+    # passages: the numpy filter of large buckets must pass every word one edit away.
+    import random
+
+    from bot import retriever as retriever_mod
+
+    rng = random.Random(7)
+    middles = ("".join(rng.choices("bcdeaé", k=rng.randint(2, 5))) for _ in range(600))
+    names = sorted({f"ba{middle}ne" for middle in middles})
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "names.txt").write_text(
+        "\n\n".join(f"The {name} station measures ozone." for name in names), encoding="utf-8"
+    )
+    index_mod.build(corpus, tmp_path / "index")
+    retriever = Retriever(index_mod.load(tmp_path / "index"))
+    words = sorted(w for w in retriever.index.words if w.startswith("ba"))
+    assert max(len(b) for b in retriever._typo_buckets.values()) > retriever_mod._FILTER_FROM
+    typos = []
+    for word in rng.sample(words, 150):
+        i = rng.randrange(len(word) - 1)
+        typos += [word[:i] + word[i + 1] + word[i] + word[i + 2 :], word[:i] + word[i + 1 :]]
+        typos += [word[:i] + "x" + word[i:], word[:i] + "d" + word[i + 1 :]]
+    filtered = [retriever.repair(t) for t in typos]
+    monkeypatch.setattr(retriever_mod, "_FILTER_FROM", 10**9)  # every bucket measured whole
+    assert filtered == [retriever.repair(t) for t in typos]
+    assert sum(f is not None for f in filtered) > len(typos) // 2

@@ -491,6 +491,11 @@ class Index:
         from bot.index.reader import check_files  # the reader imports this module
 
         check_files(self.path, self.manifest, full=True)
+        # Load leaves passage numbers to the questions that read them; a rebuild reads
+        # them all, so it checks them all (after the full hash, they are in memory).
+        indices = self.postings.indices
+        if indices.size and not 0 <= int(indices.min()) <= int(indices.max()) < self.norms.size:
+            raise IndexCorrupt(f"{self.path / 'postings.indices.npy'} is damaged. {REBUILD}")
         self.terms  # noqa: B018
         self._file_words  # noqa: B018
 
