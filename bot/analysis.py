@@ -48,6 +48,7 @@ _QUESTION_FORM_WORDS_TEXT = """
 QUESTION_FORM_WORDS: frozenset[str] = frozenset(_QUESTION_FORM_WORDS_TEXT.split())
 
 _TOKEN = re.compile(r"\w+")
+TOKEN_PATTERN = _TOKEN  # what `tokens` finds in normalised text (the index runs it in bulk)
 # Curly quotes and the like that NFKC leaves alone but users type interchangeably.
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
 
@@ -103,6 +104,20 @@ def stem(word: str) -> str:
 def stems(tokens: list[str]) -> list[str]:
     """Stems a list of words in one call (the C stemmer is fastest in batches)."""
     return [str(s) for s in _stemmer().stemWords(tokens)]
+
+
+@lru_cache(maxsize=1)
+def _uncached_stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english", 0)
+
+
+def stems_of_distinct(words: list[str]) -> list[str]:
+    """`stems` of words that are all different (an index's vocabulary), without a cache.
+
+    The same Snowball stemmer: PyStemmer's cache of recent words only costs time when
+    no word comes twice (3x: it keeps evicting to stay under its 10,000 words).
+    """
+    return [str(s) for s in _uncached_stemmer().stemWords(words)]
 
 
 def terms_from_stems(stemmed: list[str], bigrams: bool = True) -> list[str]:

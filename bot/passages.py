@@ -228,13 +228,22 @@ def _fold_bare_headings(document: Document) -> list[Section]:
     return sections
 
 
-def split_document(document: Document, start: int = 0) -> list[Passage]:
+def split_document(document: Document, start: int = 0, id_prefix: str = "") -> list[Passage]:
     """Splits one document into passages.
 
     Args:
         document: The parsed document.
         start: Position of the first passage in the whole corpus.
+        id_prefix: Put before each passage id (a .jsonl file's name and "/", see
+            `bot.index.parts.file_passages`).
     """
+    single = _single_passage(document)
+    if single is not None:
+        heading, text = single
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+        return [
+            Passage(f"{id_prefix}{document.doc}#0-{digest}", document.doc, heading, text, start)
+        ]
     out: list[Passage] = []
     for section in _fold_bare_headings(document):
         heading = section.heading.strip() or document.title
@@ -243,14 +252,46 @@ def split_document(document: Document, start: int = 0) -> list[Passage]:
                 continue
             n = len(out)
             out.append(
-                Passage(passage_id(document.doc, n, text), document.doc, heading, text, start + n)
+                Passage(
+                    id_prefix + passage_id(document.doc, n, text),
+                    document.doc,
+                    heading,
+                    text,
+                    start + n,
+                )
             )
     return out
 
 
-def split_documents(documents: Iterable[Document]) -> list[Passage]:
+def _single_passage(document: Document) -> tuple[str, str] | None:
+    """(heading, text) of a document that is one short paragraph, else None.
+
+    The usual shape of a .jsonl collection's line, so it skips the general steps, and
+    gives exactly what they give: one section of one unit that is no bullet, no
+    longer than MAX_CHARS - 2 characters, whose only whitespace is the ASCII space
+    (`isprintable`), so that it holds at most one word more than spaces, and that
+    number within MAX_WORDS: `_units` yields it whole, and `_group` makes it the
+    one passage.
+    """
+    if len(document.sections) != 1:
+        return None
+    section = document.sections[0]
+    if len(section.units) != 1 or section.bullets[0]:
+        return None
+    text = section.units[0]
+    if (
+        len(text) > MAX_CHARS - 2
+        or text.count(" ") >= MAX_WORDS
+        or not text.isprintable()
+        or not text.strip()
+    ):
+        return None
+    return section.heading.strip() or document.title, text
+
+
+def split_documents(documents: Iterable[Document], id_prefix: str = "") -> list[Passage]:
     """Splits documents in order, numbering passage positions across all of them."""
     passages: list[Passage] = []
     for document in documents:
-        passages.extend(split_document(document, start=len(passages)))
+        passages.extend(split_document(document, len(passages), id_prefix))
     return passages

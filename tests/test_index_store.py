@@ -2,13 +2,15 @@
 swapped atomically, and damage is named with the fix (`bot.index.store`, `reader`, `writer`)."""
 
 import json
+import os
+import threading
 
 import numpy as np
 import pytest
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
-from bot.index import weighting, writer
+from bot.index import store, weighting, writer
 from bot.index.store import BIGRAM_MIN_DF
 from bot.passages import split_documents
 
@@ -183,3 +185,28 @@ def test_an_index_of_the_previous_format_is_rebuilt_by_the_next_command(small_co
         .ask("How much of its electricity does Denmark get from wind?")
         .answered
     )
+
+
+def test_the_passages_dictionary_is_the_same_wherever_it_is_trained(monkeypatch):
+    """Trained in a forked process, or here when that process dies or forking is not
+    safe (another thread runs): the same bytes."""
+    monkeypatch.setattr(store, "_DICTIONARY_MIN_BYTES", 1024)
+    monkeypatch.setattr(store, "_DICTIONARY_SIZE", 4096)
+    monkeypatch.setattr(store, "_DICTIONARY_SAMPLES", 50)
+    lines = [
+        f'{{"id":"d#{i}","text":"passage {i} on ozone, rivers and {i * 7 % 13} floods"}}\n'.encode()
+        for i in range(400)
+    ]
+    expected = store.train_on([lines[i] for i in store.dictionary_sample(len(lines))])
+    assert expected
+    assert writer.DictionaryTraining(lines).result() == expected
+    monkeypatch.setattr(writer, "_train_and_send", lambda conn, sample: os._exit(3))
+    assert writer.DictionaryTraining(lines).result() == expected
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert writer.DictionaryTraining(lines).result() == expected
+    finally:
+        stop.set()
+        other.join()

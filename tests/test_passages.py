@@ -181,3 +181,38 @@ def test_abbreviations_are_checked_on_the_sentence_end_only():
         "See e.g. See e.g. See e.g. Art. 5 applies.",
         "Then stop.",
     ]
+
+
+def _general_path(document: Document, start: int, prefix: str) -> list[passages.Passage]:
+    """What split_document gives without its one-paragraph shortcut."""
+    out = []
+    for sec in passages._fold_bare_headings(document):
+        heading = sec.heading.strip() or document.title
+        for text in passages._group(sec):
+            if text.strip():
+                n = len(out)
+                pid = prefix + passages.passage_id(document.doc, n, text)
+                out.append(passages.Passage(pid, document.doc, heading, text, start + n))
+    return out
+
+
+_PIECES = st.sampled_from(
+    ["word", "Sentence ends.", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "\x1f", "x" * 300,
+     "e.g.", "- ", "• ", "", "Ünïcode", "a, b; c"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_PIECES, max_size=400).map("".join),
+    st.sampled_from(["", "  Heading ", "H"]),
+    st.booleans(),
+    st.sampled_from(["", "data.jsonl/"]),
+)
+def test_a_one_paragraph_document_splits_as_the_general_steps_split_it(
+    text, heading, bullet, prefix
+):
+    """The shortcut for one short paragraph (a .jsonl line) gives exactly the passages
+    the general steps give, for text near every limit (words, characters, whitespace)."""
+    document = doc(section(heading, text, bullets=bullet))
+    assert passages.split_document(document, 7, prefix) == _general_path(document, 7, prefix)

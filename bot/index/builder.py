@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import bot.index.parts as file_parts
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
@@ -40,7 +41,7 @@ from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
 from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hashes
 from bot.index.weighting import bm25_weights
 from bot.index.workers import ReadTimedOut
-from bot.index.writer import Collection, publish, write
+from bot.index.writer import Collection, DictionaryTraining, publish, write
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -459,12 +460,14 @@ _PREVIOUS = -1
 def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection:
     """Joins file parts into one collection: passages in corpus order, one vocabulary.
 
-    The vocabulary is the sorted union of the terms the parts use. Every part's
-    vocabulary is sorted too, so remapping its columns keeps each row's order. Parts
-    reused from the previous index share its vocabulary and are remapped with one
-    array lookup, not term by term; the word counts start from the previous index's
-    and only the files that changed are taken out and put in.
+    The vocabulary is the sorted union of the terms the parts use; each part's is
+    sorted too, so remapping its columns keeps each row's order. Parts reused from the
+    previous index share its vocabulary and are remapped with one array lookup; the
+    word counts are the previous index's, less the files not reused, plus those read.
     """
+    lines = [line for part in parts for line in part.lines]
+    dictionary = DictionaryTraining(lines)  # in another process, while the rest is done
+    parts = [file_parts.completed(part) for part in parts]
     keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
     groups: dict[int, tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
     for key, part in zip(keys, parts, strict=True):
@@ -473,7 +476,6 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
         groups[key][2].append(part.counts.indices)
     terms, hashes, mapped = merge_vocabularies(list(groups.values()))
     mappings = dict(zip(groups, mapped, strict=True))
-    lines = [line for part in parts for line in part.lines]
     counts = stack_counts(parts, [mappings[key] for key in keys], len(lines), len(terms))
     ids = np.concatenate([p.id_hashes for p in parts]) if parts else np.zeros(0, np.uint64)
     return Collection(
@@ -484,6 +486,7 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
         id_hashes=ids.astype(np.uint64),
         words=_words(parts, previous),
         file_words_lines=[part.words_line for part in parts],
+        dictionary=dictionary,
     )
 
 
@@ -512,13 +515,14 @@ def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
 def _hashes(part: FilePart, previous: Index | None) -> np.ndarray:
     """`term_hash` of each of a part's terms.
 
-    A part read anew was hashed where it was read (in a worker). A reused part's terms
+    A part read anew was hashed as it was read, except the last file read in pieces
+    (`parts._join`): hashed here, while the passages' dictionary trains. A reused part's terms
     are the previous index's, whose table holds their hashes: on a rebuild only new
     terms are hashed.
     """
     if part.term_hashes is not None:
         return part.term_hashes
-    if previous is not None and isinstance(previous.vocabulary, StringTable):
+    if part.reused and previous is not None and isinstance(previous.vocabulary, StringTable):
         return previous.vocabulary.hashes_by_number()
     return term_hashes(part.terms)
 

@@ -296,11 +296,6 @@ def dictionary_sample(lines: int) -> range:
     return range(0, lines, max(1, lines // _DICTIONARY_SAMPLES))
 
 
-def train_dictionary(lines: list[bytes]) -> bytes:
-    """A zstd dictionary for these passage lines, or b"" when there is too little text."""
-    return train_on([lines[i] for i in dictionary_sample(len(lines))])
-
-
 def train_on(sample: list[bytes]) -> bytes:
     """A zstd dictionary trained on the `dictionary_sample` lines; b"" if too little text."""
     if sum(map(len, sample)) < _DICTIONARY_MIN_BYTES:
@@ -310,13 +305,6 @@ def train_on(sample: list[bytes]) -> bytes:
         return bytes(zstandard.train_dictionary(_DICTIONARY_SIZE, samples).as_bytes())
     except zstandard.ZstdError:  # text too uniform or too short to train on
         return b""
-
-
-def write_passages(folder: Path, lines: list[bytes]) -> None:
-    """Writes passages.zst, its dictionary and the table of where each frame starts."""
-    dictionary = train_dictionary(lines)
-    (folder / PASSAGE_DICTIONARY).write_bytes(dictionary)
-    write_lines(folder / PASSAGES, folder / "passages.offsets.npy", lines, dictionary)
 
 
 def dump_json(path: Path, value: Any) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from bot.index.parts import FilePart
+from bot.index.parts import FilePart, completed
 from bot.index.stale import FileInfo
 from bot.index.store import (
     PASSAGE_DICTIONARY,
@@ -93,6 +93,7 @@ class StreamWriter:
 
     def add(self, part: FilePart) -> None:
         """Writes one file's passages and counts out; keeps a few numbers per passage."""
+        part = completed(part)
         counts, terms, hashes = self._used(part)
         words = json.loads(part.words_line) if part.reused else part.words
         lines = part.lines
@@ -139,8 +140,8 @@ class StreamWriter:
         if part.reused:
             terms, hashes = self.previous_terms()
         else:
-            assert part.term_hashes is not None
-            terms, hashes = part.terms, part.term_hashes
+            terms = part.terms
+            hashes = term_hashes(terms) if part.term_hashes is None else part.term_hashes
         mask = np.zeros(len(terms), dtype=bool)
         mask[counts.indices] = True
         if mask.all():
@@ -203,8 +204,9 @@ class StreamWriter:
     def _write_passages(self) -> None:
         """passages.zst, its dictionary and offsets, from the spilled lines: two passes.
 
-        The first reads the dictionary's sample (the same lines `store.write_passages`
-        picks), the second compresses every line with it, as `store.write_lines` does.
+        The first reads the dictionary's sample (the same lines an in-memory build
+        picks, `writer.DictionaryTraining`), the second compresses every line with it, as
+        `store.write_lines` does.
         """
         lengths = _concat(self._line_lengths, np.int64)
         starts = np.zeros(len(lengths) + 1, dtype=np.int64)
