@@ -267,9 +267,9 @@ class Retriever:
 
         British and American spellings ("defense" asked, "defence" written;
         "organization", "organisation") are the same word: WordNet lists both in one
-        sense, so a related word (`bot.related`) one letter away from the stem is taken
-        as the word itself, at full weight and without a "did you mean". Stems under 4
-        letters are left alone (one letter is too much of them).
+        sense, so a related word (`bot.related`) one spelling change away from the stem
+        (`_respelt`) is taken as the word itself, at full weight and without a "did you
+        mean". Stems under 4 letters are left alone (one letter is too much of them).
         """
         if len(stem) < 4:
             return None
@@ -324,8 +324,9 @@ class Retriever:
             elif parts := self.split_compound(word):
                 stems.extend(analysis.stem(part) for part in parts)
             elif fixed := self.repair(word):
-                if not wordlist.same_word(word, fixed):  # "prioritize" for "prioritise"
-                    corrections.append((word, fixed))  # is no typo: said only for typos
+                if not wordlist.same_word(word, fixed):
+                    # "Did you mean" is for typos, not for "incentivize" / "incentivise".
+                    corrections.append((word, fixed))
                 stems.append(analysis.stem(fixed))
             elif prefix := self.stem_prefix(stem):
                 corrections.append((word, self._surface_of_stem.get(prefix, prefix)))
