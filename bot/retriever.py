@@ -278,15 +278,6 @@ class Retriever:
         ]
         return min(close, key=lambda r: (self._idf(r), r)) if close else None
 
-    @staticmethod
-    def _joined_stem(question: Question, a: str, b: str) -> str:
-        """The stem of two adjacent question words written as one, if they stem to a, b."""
-        words = question.content
-        for first, second in zip(words, words[1:], strict=False):
-            if analysis.stem(first) == a and analysis.stem(second) == b:
-                return analysis.stem(first + second)
-        return ""
-
     def split_compound(self, word: str) -> tuple[str, str] | None:
         """Splits a closed compound the corpus writes apart ("cyberthreats" -> cyber, threats).
 
@@ -342,10 +333,15 @@ class Retriever:
         # The other way round: "cyber attacks" asked, "cyberattacks" written. The
         # stemmer may cut the joined word differently from its parts ("cyber crime"
         # asked: "cyber" + "crime", but "cybercrimes" is stemmed "cybercrim").
+        words = question.content
+        written_whole = {
+            (analysis.stem(x), analysis.stem(y)): analysis.stem(x + y)
+            for x, y in zip(words, words[1:], strict=False)
+        }
         compounds = {
             joined: (a, b)
             for a, b in zip(stems, stems[1:], strict=False)
-            for joined in (a + b, self._joined_stem(question, a, b))
+            for joined in (a + b, written_whole.get((a, b), ""))
             if joined and known(joined) is not None
         }
         terms += list(compounds)
