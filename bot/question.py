@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz.distance import OSA
+
 from bot import analysis, wordlist
 
 # Words of greetings, thanks and help requests. A message made only of these (and stop
@@ -171,6 +173,81 @@ def _spelled_out(text: str) -> str:
     return _CONTRACTION.sub(spell, text)
 
 
+# What people type around a question in a chat, which is neither its topic nor its form:
+# a greeting or "ok so" before it, "can you tell me" or "do you know" wrapped around it,
+# "pls" or "thanks" after it. Left in, "hi, what is PESCO?" was read as a question of no
+# kind about "hi" (a word no passage holds) and declined, and "can you tell me when ..."
+# as a yes/no question. They are taken off the edges only, so a question about a word
+# such as "hello" in the middle still searches it.
+_OPENER = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening|day)"
+    r"|ok|okay|so|well|um+|uh+|erm?|hmm+|sorry|excuse\s+me|quick\s+question|btw"
+    r"|and|also|but|oh)(?:\s+(?:there|all|everyone|team|bot))?(?=[\s,.:;!]|$)[\s,.:;!]*)+",
+    re.I,
+)
+_WRAPPER = re.compile(
+    r"^\W*(?:(?:please|pls|plz|kindly)\s+)?(?:(?:can|could|would|will)\s+(?:you|u|someone|anyone)"
+    r"\s+(?:please\s+|pls\s+)?(?:tell|show|explain(?:\s+to)?|let)\s+me(?:\s+know)?"
+    r"|(?:do|does)\s+(?:you|u|anyone|anybody|someone)\s+know|any\s+idea"
+    r"|i(?:'d|\s+would)\s+like\s+to\s+know|i\s+(?:want|wanted|need)\s+to\s+know"
+    r"|i(?:'m|\s+am)?\s+wondering|i\s+was\s+wondering|i\s+wonder"
+    r"|(?:please\s+|pls\s+|plz\s+)?(?:tell|show)\s+me|let\s+me\s+know)\b[\s,:]*",
+    re.I,
+)
+_WHETHER = re.compile(r"^(?:if|whether)\b\s*", re.I)
+_CLOSER = re.compile(
+    r"(?:[\s,.!-]*\b(?:please|pls|plz|thanks|thank\s+you|thx|ty|tia|cheers"
+    r"|thanks\s+in\s+advance|in\s+advance)\b[\s.!]*)+\W*$",
+    re.I,
+)
+
+
+def _unwrapped(text: str) -> tuple[str, bool]:
+    """The question without the chat around it (`_OPENER`, `_WRAPPER`, `_CLOSER`).
+
+    Returns:
+        The question itself, and whether it was asked as "... if/whether ..." (a yes/no
+        question once unwrapped). The text is returned unchanged when nothing but chat
+        would be left ("hi", "thanks!"): that message is small talk.
+    """
+    inner = _CLOSER.sub("", _OPENER.sub("", text))
+    inner = _WRAPPER.sub("", inner)
+    whether = _WHETHER.match(inner) is not None
+    inner = _WHETHER.sub("", inner)
+    if not analysis.words(inner):
+        return text, False
+    return inner, whether
+
+
+# A question word mistyped on a phone ("wat is", "wher is", "wen does"): read as the
+# question word when it opens the question, is one edit or swap away from exactly one
+# question word (or is the start of one of two), and is either no English word or
+# followed by the verb a question puts next ("wat is", "hoe do"). Left as typed, it was
+# searched as a word no passage holds and the question lost its kind.
+_QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
+_AUXILIARY = frozenset(
+    ["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would"]
+    + ["should", "shall", "may", "must", "has", "have", "had"]
+)
+_OPENING_WORD = re.compile(r"^(\W*)([A-Za-z]+)\b\s*(\w*)")
+
+
+def _question_word_repaired(text: str) -> str:
+    """The text with a mistyped opening question word written right (see above)."""
+    m = _OPENING_WORD.match(text)
+    if m is None:
+        return text
+    word, following = m.group(2).casefold(), m.group(3).casefold()
+    if word in analysis.STOP_WORDS or len(word) < 2:
+        return text
+    close = [q for q in _QUESTION_WORDS if OSA.distance(word, q, score_cutoff=1) <= 1]
+    if len(close) > 1:  # "wher": "where" cut short rather than "when" mistyped
+        close = [q for q in close if q.startswith(word)]
+    if len(close) != 1 or (wordlist.is_common(word) and following not in _AUXILIARY):
+        return text
+    return text[: m.start(2)] + close[0] + text[m.end(2) :]
+
+
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
 # before "how", "what year" before "what".
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -256,7 +333,10 @@ def parse(text: str) -> Question:
     typed, text = text, _spelled_out(text)
     asked, mark, tail = text.rpartition("?")
     noise = bool(mark) and not any(ch.isalpha() for ch in tail)
-    words = analysis.words(asked if noise else text)
+    message = analysis.words(asked if noise else text)
+    text, whether = _unwrapped(asked if noise else text)
+    text = _question_word_repaired(text)
+    words = analysis.words(text)
     acronym = _acronym(text)
     about = None if acronym else _WHAT_IS.match(text)
     form_verbs = {
@@ -271,9 +351,9 @@ def parse(text: str) -> Question:
         tuple(words),
         content,
         form,
-        "acronym" if acronym else _kind(text),
+        "acronym" if acronym else "yes_no" if whether else _kind(text),
         acronym or (about.group(1) if about else None),
-        _small_talk(words),
+        _small_talk(message),
     )
 
 

@@ -121,3 +121,65 @@ def test_contractions_typed_without_apostrophe_read_as_their_words(text, kind, c
     question = parse(text)
     assert (question.kind, question.content) == (kind, content)
     assert question.text == text  # shown back as typed
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "content"),
+    [
+        ("hi, what is PESCO?", "what", ("pesco",)),
+        ("Good morning team, when does the office open?", "when", ("office", "open")),
+        ("ok so who leads ENISA", "who", ("leads", "enisa")),
+        ("what is PESCO pls", "what", ("pesco",)),
+        ("What is PESCO, thanks in advance!", "what", ("pesco",)),
+        ("can you tell me when Russia invaded Ukraine", "when", ("russia", "invaded", "ukraine")),
+        ("Could you please tell me how many areas there are?", "how_many", ("many", "areas")),
+        ("do you know where the agency is", "where", ("agency",)),
+        ("tell me if the EU can impose sanctions", "yes_no", ("eu", "impose", "sanctions")),
+        ("Do you know the notice period?", "other", ("notice", "period")),
+        ("well-being policy", "other", ("well", "policy")),  # a word, not "well, ..."
+    ],
+)
+def test_the_chat_around_a_question_is_not_its_topic_or_its_kind(text, kind, content):
+    question = parse(text)
+    assert (question.kind, question.content, question.small_talk) == (kind, content, None)
+    assert question.text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"), [("hi", "greeting"), ("Good morning!", "greeting"), ("thank you", "thanks")]
+)
+def test_chat_alone_is_still_small_talk(text, kind):
+    assert parse(text).small_talk == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi, what does PESCO stand for?",
+        "What does PESCO stand for? thanks",
+        "hey bot: whats PESCO pls",
+        "waht does PESCO stand for",
+    ],
+)
+def test_a_question_wrapped_in_chat_gets_the_same_answer(shipped_engine, text):
+    answer = shipped_engine.ask(text)
+    assert answer.answered and "Permanent Structured Cooperation" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "content"),
+    [
+        ("wat is PESCO", "what", ("pesco",)),  # "wat" is a word, but "wat is" asks
+        ("wen does the office open", "when", ("office", "open")),
+        ("wher is the office", "where", ("office",)),  # "where" cut short, not "when"
+        ("wy is cybersecurity important", "why", ("cybersecurity", "important")),
+        ("hw many days of leave", "how_many", ("many", "days", "leave")),
+        ("Wat Arun temple", "other", ("wat", "arun", "temple")),  # a name, not "what"
+        ("hoe garden tools", "other", ("hoe", "garden", "tools")),
+        ("hwo do i claim", "other", ("hwo", "claim")),  # "how" or "who": left alone
+    ],
+)
+def test_a_mistyped_opening_question_word_is_read_as_the_question_word(text, kind, content):
+    question = parse(text)
+    assert (question.kind, question.content) == (kind, content)
+    assert question.text == text
