@@ -139,11 +139,28 @@ _SUBJECT = re.compile(
     re.I,
 )
 
-# "What is PSTN?", "what's the PBKDF2": a question about an acronym alone.
+# "What is PSTN?", "what's the PBKDF2", "what is pesco??": a question about an acronym
+# alone. Typed in lower case, the word must be no common English word ("what is love").
 _WHAT_IS = re.compile(
     r"^\s*(?i:what\s+is|what's|whats|what\s+are)\s+(?i:an?\s+|the\s+)?"
-    r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?\s*\??\s*$"
+    r"([A-Za-z][A-Za-z0-9&]{1,9})[^\w'&]*$"
 )
+_ACRONYM_ALONE = re.compile(r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?")
+
+
+def _about(text: str) -> str | None:
+    """The acronym a "what is X" question is about, or None (see `_WHAT_IS`)."""
+    m = _WHAT_IS.match(text)
+    if m is None:
+        return None
+    word = m.group(1)
+    shaped = _ACRONYM_ALONE.fullmatch(word)
+    if shaped:
+        return shaped.group(1)
+    if not word.islower() or word in analysis.STOP_WORDS or wordlist.is_common(word):
+        return None
+    return word.upper()
+
 
 # Contractions typed without the apostrophe, as on a phone ("whats", "im", "dont"):
 # read as the words they stand for, so that "wheres" asks "where" and "im" is not taken
@@ -338,7 +355,7 @@ def parse(text: str) -> Question:
     text = _question_word_repaired(text)
     words = analysis.words(text)
     acronym = _acronym(text)
-    about = None if acronym else _WHAT_IS.match(text)
+    about = None if acronym else _about(text)
     form_verbs = {
         w for m in _FORM_PHRASE.finditer(text) for w in analysis.words(m.group(0))
     } & _FORM_VERBS
@@ -352,7 +369,7 @@ def parse(text: str) -> Question:
         content,
         form,
         "acronym" if acronym else "yes_no" if whether else _kind(text),
-        acronym or (about.group(1) if about else None),
+        acronym or about,
         _small_talk(message),
     )
 

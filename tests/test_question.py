@@ -37,6 +37,9 @@ def test_the_kind_of_answer_asked_for(text, kind):
         ("full form of nato", "NATO"),
         ("What do the NGOs stand for?", "NGO"),
         ("What is PESCO?", "PESCO"),  # about the acronym, though not only its letters
+        ("what is pesco 🤔", "PESCO"),
+        ("What is PESCO???", "PESCO"),
+        ("what is love", None),  # a common word in lower case is no acronym
         ("What does the strategy mean for partners?", None),
     ],
 )
@@ -159,6 +162,7 @@ def test_chat_alone_is_still_small_talk(text, kind):
         "What does PESCO stand for? thanks",
         "hey bot: whats PESCO pls",
         "waht does PESCO stand for",
+        "what is pesco??",
     ],
 )
 def test_a_question_wrapped_in_chat_gets_the_same_answer(shipped_engine, text):
