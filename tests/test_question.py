@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.question import parse
 
@@ -187,3 +189,44 @@ def test_a_mistyped_opening_question_word_is_read_as_the_question_word(text, kin
     question = parse(text)
     assert (question.kind, question.content) == (kind, content)
     assert question.text == text
+
+
+_OPENERS = ["", "hi ", "Hello there, ", "ok so ", "Good morning team: ", "sorry, ", "hey bot! "]
+_WRAPPERS = [
+    "",
+    "can you tell me ",
+    "Could you please tell me ",
+    "do you know ",
+    "I'd like to know ",
+]
+_CLOSERS = ["", " pls", ", thanks!", " thank you", " please", " thx :)", " cheers"]
+_CORES = [
+    "when does the office open?",
+    "who leads ENISA",
+    "how many policy areas does the strategy cover?",
+    "where is the Lisbon office",
+    "what does PESCO stand for",
+]
+
+
+@given(
+    st.sampled_from(_OPENERS),
+    st.sampled_from(_WRAPPERS),
+    st.sampled_from(_CORES),
+    st.sampled_from(_CLOSERS),
+)
+def test_any_chat_around_a_question_reads_as_the_question(opener, wrapper, core, closer):
+    question, plain = parse(opener + wrapper + core + closer), parse(core)
+    assert (question.kind, question.content, question.acronym) == (
+        plain.kind,
+        plain.content,
+        plain.acronym,
+    )
+    assert question.small_talk is None
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_read_without_error(text):
+    question = parse(text)
+    assert question.text == text
+    assert question.empty == (not question.words)
