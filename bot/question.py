@@ -37,6 +37,9 @@ _SMALL_TALK = {
             "hallo",
             "hola",
             "start",
+            "anyone",
+            "anybody",
+            "someone",
         ]
     ),
     "thanks": frozenset(
@@ -412,3 +415,93 @@ def _small_talk(words: list[str]) -> str | None:
         if any(w in _SMALL_TALK[kind] for w in words):
             return kind
     return None
+
+
+# Where one message asks two things: "What is PESCO? When did Russia invade Ukraine?",
+# "what is PESCO and when did Russia invade Ukraine". Answered as one question, such a
+# message got the reply to whichever half matched better and the other was dropped. A
+# question mark with words after it ends a question. "And", "also", "but", a comma or a
+# semicolon ends one when a question word follows that opens a question of its own:
+# not one followed by a pronoun or article ("what it holds", "how the fund works" are
+# part of the question before them), and only after a question of three words or more
+# that opens with a question word or verb ("Which tools and which partners ..." is one).
+_MARK = re.compile(r"(?<=\?)\s+(?=\W*[^\W\d_])")
+_JOIN = re.compile(
+    r"\s*(?:[,;]\s*(?:and\s+|also\s+|but\s+)?|\s+(?:and|also|but)\s+)"
+    r"(?=(?:what|when|where|who|whom|whose|why|how|which)\s+"
+    r"(?!(?:it|its|they|their|he|his|she|her|we|our|you|your|i|my|the|a|an|this|that|these"
+    r"|those)\b)\w)",
+    re.I,
+)
+_ASKS = re.compile(
+    r"^\W*(?:what|when|where|who|whom|whose|why|how|which|is|are|was|were|do|does|did|can"
+    r"|could|will|would|should|has|have|had|may|must)\b",
+    re.I,
+)
+# A piece that names its topic by a pronoun ("... and when does it apply", "What is
+# PESCO? When was it set up?") is not a question of its own: alone, "it" finds nothing.
+_ANAPHOR = frozenset(
+    ["it", "its", "they", "them", "their", "he", "him", "his", "she", "her", "this"]
+    + ["these", "those", "there"]
+)
+MAX_QUESTIONS = 3  # a longer message is pasted text more often than a list of questions
+
+
+def split(text: str) -> tuple[str, ...]:
+    """The questions a message asks, in order: one for most messages, at most three.
+
+    A piece is a question of its own when it has a topic word and is not chat. A piece of
+    chat alone ("Hello? Is anyone there? What is PESCO?") is left out; a piece with no
+    topic ("What is PESCO? Why?") stays with the question before it (or after it, when
+    first). Without a question of three or fewer, the message is one question.
+    """
+    pieces: list[tuple[str, str]] = []  # (what joined it to the piece before, piece)
+    for sentence in _MARK.split(text):
+        joined = _joined_questions(sentence)
+        pieces.extend([(" ", joined[0][1]), *joined[1:]] if pieces else joined)
+    if len(pieces) < 2:
+        return (text,)
+    questions: list[str] = []
+    carried = ""
+    for joint, piece in pieces:
+        asked = parse(piece)
+        if questions and (not _asks_itself(piece) or _ANAPHOR & set(asked.words)):
+            questions[-1] += joint + piece  # "... ? got it while ...", "when was it ..."
+            continue
+        if asked.small_talk is not None or asked.empty:
+            continue
+        if not asked.content:
+            if questions:
+                questions[-1] += joint + piece
+            else:
+                carried += piece + " "
+            continue
+        questions.append(carried + piece)
+        carried = ""
+    if not questions or len(questions) > MAX_QUESTIONS:
+        return (text,)
+    return tuple(questions)
+
+
+def _asks_itself(piece: str) -> bool:
+    """Whether a piece reads as a question: a question word or verb first, or a "?" last."""
+    inner, _ = _unwrapped(piece)
+    return bool(_ASKS.match(inner)) or piece.rstrip().endswith("?")
+
+
+def _joined_questions(sentence: str) -> list[tuple[str, str]]:
+    """A sentence split where "and"/"," joins two questions (see `_JOIN`).
+
+    Returns:
+        (joint, piece) pairs: each piece with the words that joined it to the one
+        before ("" for the first), to put back if the two are read as one.
+    """
+    pieces: list[tuple[str, str]] = []
+    joint, start = "", 0
+    for m in _JOIN.finditer(sentence):
+        head = sentence[start : m.start()]
+        inner, _ = _unwrapped(head)
+        if len(analysis.tokens(inner)) >= 3 and _ASKS.match(inner):
+            pieces.append((joint, head))
+            joint, start = m.group(0), m.end()
+    return [*pieces, (joint, sentence[start:])]

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.question import parse
+from bot import analysis
+from bot.question import parse, split
 
 
 @pytest.mark.parametrize(
@@ -230,3 +231,47 @@ def test_any_text_is_read_without_error(text):
     question = parse(text)
     assert question.text == text
     assert question.empty == (not question.words)
+
+
+@pytest.mark.parametrize(
+    ("text", "questions"),
+    [
+        (
+            "what is PESCO and when did Russia invade Ukraine?",
+            ("what is PESCO", "when did Russia invade Ukraine?"),
+        ),
+        ("What is PESCO? Who leads ENISA?", ("What is PESCO?", "Who leads ENISA?")),
+        ("what's PESCO; who leads ENISA", ("what's PESCO", "who leads ENISA")),
+        ("What is PESCO? When was it set up?", ("What is PESCO? When was it set up?",)),
+        ("what is the act and when does it apply", ("what is the act and when does it apply",)),
+        ("will they pay my ticket? got it at work", ("will they pay my ticket? got it at work",)),
+        ("Hello? Is anyone there? What is PESCO?", ("What is PESCO?",)),  # chat left out
+        ("What is PESCO? thanks!", ("What is PESCO? thanks!",)),
+        ("What is PESCO? Why?", ("What is PESCO? Why?",)),  # no topic of its own
+        ("How and when can I claim expenses?", ("How and when can I claim expenses?",)),
+        ("Who is the CISO and what does she do?", ("Who is the CISO and what does she do?",)),
+        ("what is the toolbox and what it holds", ("what is the toolbox and what it holds",)),
+        (
+            "Which tools and which partners does the EU use?",
+            ("Which tools and which partners does the EU use?",),
+        ),
+        ("What is PESCO? 37", ("What is PESCO? 37",)),
+        ("a? b? c?", ("a? b? c?",)),
+    ],
+)
+def test_a_message_asking_several_things_is_split_into_its_questions(text, questions):
+    assert split(text) == questions
+
+
+def test_more_than_three_questions_are_read_as_one_text():
+    text = "What is PESCO? Who leads ENISA? What is CSDP? Where is the agency?"
+    assert split(text) == (text,)
+
+
+@given(st.lists(st.sampled_from(["a", "pesco", "?", ",", ";", "what", "and", "who", "is", "hi"])))
+def test_the_questions_split_off_are_the_message_s_own_words_in_order(words):
+    text = " ".join(words)
+    questions = split(text)
+    assert 1 <= len(questions) <= 3
+    said = iter(analysis.tokens(text))
+    assert all(word in said for q in questions for word in analysis.tokens(q))
