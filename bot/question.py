@@ -242,12 +242,16 @@ def _unwrapped(text: str) -> tuple[str, bool]:
 # A question word mistyped on a phone ("wat is", "wher is", "wen does"): read as the
 # question word when it opens the question, is one edit or swap away from exactly one
 # question word (or is the start of one of two), and is either no English word or
-# followed by the verb a question puts next ("wat is", "hoe do"). Left as typed, it was
-# searched as a word no passage holds and the question lost its kind.
+# followed by the verb or word a question puts next ("wat is", "hoe do", "wat time").
+# Left as typed, it was searched as a word no passage holds and the question lost its
+# kind.
 _QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
 _AUXILIARY = frozenset(
     ["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would"]
     + ["should", "shall", "may", "must", "has", "have", "had"]
+    # and the words that follow a question word in "what time", "how many", "what kind"
+    + ["time", "year", "date", "day", "month", "kind", "sort", "type", "many", "much"]
+    + ["long", "often", "far", "old"]
 )
 _OPENING_WORD = re.compile(r"^(\W*)([A-Za-z]+)\b\s*(\w*)")
 
@@ -271,7 +275,14 @@ def _question_word_repaired(text: str) -> str:
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
 # before "how", "what year" before "what".
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("when", re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b", re.I)),
+    (
+        "when",
+        re.compile(
+            r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b"
+            r"|\b(?:deadline|due\s+date|closing\s+date|cut-?off\s+date)s?\b",
+            re.I,
+        ),
+    ),
     ("how_many", re.compile(r"\bhow\s+many\b|\bwhat\s+(?:number|percentage|share)\b", re.I)),
     (
         "money",

@@ -11,6 +11,8 @@ from bot.question import parse, split
     [
         ("When does the office open?", "when"),
         ("What year was the treaty signed?", "when"),
+        ("expense claim deadline", "when"),  # a deadline is a date or a time
+        ("What is the due date of the report?", "when"),
         ("How many member states are there?", "how_many"),
         ("How much does a ticket cost?", "money"),
         ("What is the price of a certificate?", "money"),
@@ -180,6 +182,7 @@ def test_a_question_wrapped_in_chat_gets_the_same_answer(shipped_engine, text):
         ("wen does the office open", "when", ("office", "open")),
         ("wher is the office", "where", ("office",)),  # "where" cut short, not "when"
         ("wy is cybersecurity important", "why", ("cybersecurity", "important")),
+        ("wat time do I phone in sick", "when", ("time", "phone", "sick")),
         ("hw many days of leave", "how_many", ("many", "days", "leave")),
         ("Wat Arun temple", "other", ("wat", "arun", "temple")),  # a name, not "what"
         ("hoe garden tools", "other", ("hoe", "garden", "tools")),
