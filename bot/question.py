@@ -214,12 +214,26 @@ _WRAPPER = re.compile(
     r"|(?:please\s+|pls\s+|plz\s+)?(?:tell|show)\s+me|let\s+me\s+know)\b[\s,:]*",
     re.I,
 )
+_CLOSER_ENDS: tuple[str, ...] = ("please", "pls", "plz", "thanks", "thank you", "thx", "ty")
+_CLOSER_ENDS += ("tia", "cheers", "advance")
+_CLOSER_MARKS = " \t\n.,!?:;)(-"
 _WHETHER = re.compile(r"^(?:if|whether)\b\s*", re.I)
 _CLOSER = re.compile(
     r"(?:[\s,.!-]*\b(?:please|pls|plz|thanks|thank\s+you|thx|ty|tia|cheers"
     r"|thanks\s+in\s+advance|in\s+advance)\b[\s.!]*)+\W*$",
     re.I,
 )
+
+
+def _without_closer(text: str) -> str:
+    """The text without its closing courtesy (`_CLOSER`).
+
+    Its last word is looked at first: `re` tries an end-anchored pattern at every
+    position, which cost more than the rest of reading the question.
+    """
+    if not text.rstrip(_CLOSER_MARKS).casefold().endswith(_CLOSER_ENDS):
+        return text
+    return _CLOSER.sub("", text)
 
 
 def _unwrapped(text: str) -> tuple[str, bool]:
@@ -230,11 +244,11 @@ def _unwrapped(text: str) -> tuple[str, bool]:
         question once unwrapped). The text is returned unchanged when nothing but chat
         would be left ("hi", "thanks!"): that message is small talk.
     """
-    inner = _CLOSER.sub("", _OPENER.sub("", text))
+    inner = _without_closer(_OPENER.sub("", text))
     inner = _WRAPPER.sub("", inner)
     whether = _WHETHER.match(inner) is not None
     inner = _WHETHER.sub("", inner)
-    if not analysis.words(inner):
+    if inner != text and not analysis.words(inner):
         return text, False
     return inner, whether
 
@@ -364,10 +378,11 @@ def parse(text: str) -> Question:
     typed, text = text, _spelled_out(text)
     asked, mark, tail = text.rpartition("?")
     noise = bool(mark) and not any(ch.isalpha() for ch in tail)
-    message = analysis.words(asked if noise else text)
-    text, whether = _unwrapped(asked if noise else text)
+    whole = asked if noise else text
+    message = analysis.words(whole)
+    text, whether = _unwrapped(whole)
     text = _question_word_repaired(text)
-    words = analysis.words(text)
+    words = message if text == whole else analysis.words(text)
     acronym = _acronym(text)
     about = None if acronym else _about(text)
     form_verbs = {
@@ -438,7 +453,7 @@ def _small_talk(words: list[str]) -> str | None:
 # that opens with a question word or verb ("Which tools and which partners ..." is one).
 _MARK = re.compile(r"(?<=\?)\s+(?=\W*[^\W\d_])")
 _JOIN = re.compile(
-    r"\s*(?:[,;]\s*(?:and\s+|also\s+|but\s+)?|\s+(?:and|also|but)\s+)"
+    r"(?:[,;]\s*(?:and\s+|also\s+|but\s+)?|\s(?:and|also|but)\s+)"
     r"(?=(?:what|when|where|who|whom|whose|why|how|which)\s+"
     r"(?!(?:it|its|they|their|he|his|she|her|we|our|you|your|i|my|the|a|an|this|that|these"
     r"|those)\b)\w)",
