@@ -15,6 +15,7 @@ it reaches `Settings.min_confidence`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -98,6 +99,19 @@ class Answer:
     quotes: tuple[Quote, ...] = ()
     parts: tuple[Answer, ...] = ()
 
+    @property
+    def shown(self) -> int:
+        """How many of `hits`, from the first, the reply quotes: "more results" go on after.
+
+        One for most answers; two when the answer quotes a second passage, or for a
+        message of several questions each quoting its own (`joined` puts them first).
+        """
+        if not self.answered or not self.hits:
+            return 0
+        quoted = {quote.hit.passage.id for quote in self.quotes}
+        leading = itertools.takewhile(lambda hit: hit.passage.id in quoted, self.hits)
+        return max(1, sum(1 for _ in leading))
+
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object (the README's contract, plus a few extra fields)."""
         return {
@@ -131,10 +145,9 @@ def joined(question: str, answers: Sequence[Answer]) -> Answer:
     """
     answered = [a for a in answers if a.answered]
     text = "\n\n".join(f"“{a.question.strip()}”\n{a.text}" for a in answers)
-    hits: dict[str, Hit] = {}
-    for a in (*answered, *answers):
-        for hit in a.hits:
-            hits.setdefault(hit.passage.id, hit)
+    hits: dict[str, Hit] = {}  # the quoted passages first, then the others
+    for hit in [q.hit for a in answered for q in a.quotes] + [h for a in answers for h in a.hits]:
+        hits.setdefault(hit.passage.id, hit)
     return Answer(
         question,
         "answer" if answered else "abstain",

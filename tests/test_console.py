@@ -27,6 +27,16 @@ def test_more_shows_the_next_results_then_says_when_there_are_none(shipped_engin
     assert last == "No more results."
 
 
+def test_more_after_two_questions_skips_the_passages_already_quoted(shipped_engine):
+    console = Console(shipped_engine, io.StringIO(), io.StringIO())
+    reply = console.handle("What is PESCO? What does the EU offer Ukraine?")
+    more = console.handle(":more")
+    assert reply.count("\n— ") == 2  # each answer quotes its own passage
+    assert not more.startswith(("1. ", "2. "))  # the next result is the third
+    quoted = [q.hit.passage.text for q in shipped_engine.ask(console._last.question).quotes]
+    assert len(quoted) == 2 and not any(text in more for text in quoted)
+
+
 def test_more_before_any_question_explains_itself(shipped_engine):
     assert "Ask a question first" in Console(shipped_engine, io.StringIO(), io.StringIO()).handle(
         ":more"

@@ -168,9 +168,8 @@ class ChatData:
         """Stores an answer's result ids for its buttons; returns its key."""
         key = self.next_key
         self.next_key += 1
-        shown = 1 if answer.kind == "answer" else 0
         self.answers[key] = Remembered(
-            answer.question, answer.kind, tuple(h.passage.id for h in answer.hits), shown
+            answer.question, answer.kind, tuple(h.passage.id for h in answer.hits), answer.shown
         )
         while len(self.answers) > REMEMBERED:
             self.answers.popitem(last=False)
