@@ -7,12 +7,14 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
 from bot.index import store, weighting, writer
 from bot.index.store import BIGRAM_MIN_DF
-from bot.passages import split_documents
+from bot.passages import Passage, split_documents
 
 
 def build(corpus, **kwargs):
@@ -210,3 +212,19 @@ def test_the_passages_dictionary_is_the_same_wherever_it_is_trained(monkeypatch)
     finally:
         stop.set()
         other.join()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.text(), st.text())
+def test_a_passage_line_is_the_json_of_its_four_fields(id_, doc, section, text):
+    """Quotes, backslashes, control characters, any script, emoji: json.dumps's bytes."""
+    passage = Passage(id_, doc, section, text, 0)
+    row = {"id": id_, "doc": doc, "section": section, "text": text}
+    try:
+        expected = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 line either way
+        with pytest.raises(UnicodeEncodeError):
+            store.passage_line(passage)
+        return
+    assert store.passage_line(passage) == expected
+    assert json.loads(expected) == row
