@@ -28,7 +28,8 @@ class PassageCounts(NamedTuple):
     """Term counts of some passages, as `analyze_passages` makes them.
 
     Attributes:
-        counts: passage x term raw counts, CSR, each row's columns sorted.
+        counts: passage x term raw counts, CSR; a row's columns are in no set order
+            (see `merge_counts`).
         terms: The term of each column, in sorted order; bigrams hold a space.
         words: Surface word -> count, for typo repair.
     """
@@ -225,22 +226,27 @@ def merge_counts(pieces: list[RawCounts], min_df: int = 1) -> PassageCounts:
     # Sorted terms, without sorting every string: the stems are sorted, then the
     # bigrams by their two stems' ranks, which is their text's order (a stem's
     # characters all sort after the space, so "a b" < "a' b'" exactly when (a, b) <
-    # (a', b')); the two sorted runs are then merged by one `sorted` pass.
+    # (a', b')). For the same reason a bigram "a b" sorts after the stem a (a prefix
+    # of it) and before any stem after a: the terms are each stem followed by its
+    # bigrams, and where each goes is counted, not found by comparing strings.
     stem_order = sorted(range(len(stems)), key=stems.__getitem__)
     rank = np.empty(len(stems), dtype=np.int64)
     rank[stem_order] = np.arange(len(stems))
     firsts, seconds = np.divmod(distinct[keep], max(len(stems), 1))
     pair_order = np.lexsort((rank[seconds], rank[firsts]))
+    first_rank = rank[firsts[pair_order]]  # in order
+    # Where each sorted stem and each sorted bigram goes among the terms.
+    stem_position = np.arange(len(stems)) + np.searchsorted(first_rank, np.arange(len(stems)))
+    pair_position = np.arange(len(pair_order)) + first_rank + 1
     firsts, seconds = firsts[pair_order].tolist(), seconds[pair_order].tolist()
     runs = [stems[i] for i in stem_order]
     runs += [f"{stems[a]} {stems[b]}" for a, b in zip(firsts, seconds, strict=True)]
-    order = sorted(range(len(runs)), key=runs.__getitem__)
-    terms = [runs[i] for i in order]
-    position = np.empty(len(runs), dtype=np.int64)
-    position[order] = np.arange(len(runs))
-    column = position[rank]  # of each stem
+    order = np.empty(len(runs), dtype=np.int64)
+    order[np.concatenate([stem_position, pair_position])] = np.arange(len(runs))
+    terms = [runs[i] for i in order.tolist()]
+    column = stem_position[rank]  # of each stem
     kept_column = np.empty(len(pair_order), dtype=np.int64)
-    kept_column[pair_order] = position[len(stems) :]
+    kept_column[pair_order] = pair_position
     pair_column = np.full(len(distinct), -1, dtype=np.int64)
     pair_column[keep] = kept_column
     data, indices, lengths = [], [], []
@@ -266,8 +272,9 @@ def merge_counts(pieces: list[RawCounts], min_df: int = 1) -> PassageCounts:
         ),
         shape=(passages, len(terms)),
     )
+    # A row's columns are left as they come: everything made of the counts (the
+    # postings by term, df, lengths) comes out the same whatever their order.
     counts.has_sorted_indices = False
-    counts.sort_indices()
     words: Counter[str] = Counter()
     for p in pieces:
         words.update(p.words)  # in order: a word's place is its first appearance
