@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import bot.index.parts as file_parts
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
 from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
@@ -40,7 +39,7 @@ from bot.index.store import ANALYZER, Index, StringTable, term_hashes
 from bot.index.summary import BuildReport, build_manifest
 from bot.index.weighting import bm25_weights
 from bot.index.workers import ReadTimedOut
-from bot.index.writer import Collection, DictionaryTraining, publish, write
+from bot.index.writer import Collection, publish, write
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -409,8 +408,6 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
     word counts are the previous index's, less the files not reused, plus those read.
     """
     lines = [line for part in parts for line in part.lines]
-    dictionary = DictionaryTraining(lines)  # in another process, while the rest is done
-    parts = [file_parts.completed(part) for part in parts]
     keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
     groups: dict[int, tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
     for key, part in zip(keys, parts, strict=True):
@@ -429,7 +426,6 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
         id_hashes=ids.astype(np.uint64),
         words=_words(parts, previous),
         file_words_lines=[part.words_line for part in parts],
-        dictionary=dictionary,
     )
 
 
@@ -458,10 +454,9 @@ def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
 def _hashes(part: FilePart, previous: Index | None) -> np.ndarray:
     """`term_hash` of each of a part's terms.
 
-    A part read anew was hashed as it was read, except the last file read in pieces
-    (`parts._join`): hashed here, while the passages' dictionary trains. A reused part's terms
-    are the previous index's, whose table holds their hashes: on a rebuild only new
-    terms are hashed.
+    A part read anew was hashed as it was read. A reused part's terms are the
+    previous index's, whose table holds their hashes: on a rebuild only new terms are
+    hashed.
     """
     if part.term_hashes is not None:
         return part.term_hashes
