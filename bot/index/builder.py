@@ -32,7 +32,14 @@ import numpy as np
 
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
-from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
+from bot.index.parts import (
+    FilePart,
+    merge_vocabularies,
+    paused_gc,
+    read_parts,
+    reuse_part,
+    stack_counts,
+)
 from bot.index.reader import current_build, load, read_manifest
 from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
 from bot.index.store import ANALYZER, Index, StringTable, term_hashes
@@ -98,13 +105,14 @@ def build(
             )
         else:
             parts, skipped, timed_out = _read(plan, progress, workers, budget)
-            collection = assemble(parts, plan.previous)
-            _check_has_text(corpus_dir, collection, skipped)
-            weighted = bm25_weights(collection.counts, collection.terms, k1, b)
-            files = [(part.info, len(part.lines)) for part in parts]
-            passages, terms = len(collection.lines), len(collection.terms)
-            manifest = build_manifest(files, skipped, timed_out, budget, passages, terms, k1, b)
-            build_dir = write(index_dir, manifest, collection, weighted)
+            with paused_gc():  # our own lists and arrays, no cycles (as in reading)
+                collection = assemble(parts, plan.previous)
+                _check_has_text(corpus_dir, collection, skipped)
+                weighted = bm25_weights(collection.counts, collection.terms, k1, b)
+                files = [(part.info, len(part.lines)) for part in parts]
+                passages, terms = len(collection.lines), len(collection.terms)
+                manifest = build_manifest(files, skipped, timed_out, budget, passages, terms, k1, b)
+                build_dir = write(index_dir, manifest, collection, weighted)
     hashes = {info.path: info.sha256 for info, _ in files}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
     return BuildReport(

@@ -366,19 +366,21 @@ def _join(
     lines = [line for piece in pieces for line in piece.lines]
     if not lines:
         log.warning("%s holds no text", name)
-    # Bigrams pruned per file, as one read prunes them.
+    # Bigrams pruned per file, as one read prunes them. The collector is paused as
+    # while reading: it spent 0.035 s at 10k passages, 0.07 s at 100k, finding nothing.
     raw = [piece.counts for piece in pieces if piece.counts is not None]
-    counts, terms, words = merge_counts(raw, BIGRAM_MIN_DF)
-    return FilePart(
-        stamp,
-        lines,
-        counts,
-        terms,
-        words,
-        np.concatenate([piece.id_hashes for piece in pieces]),
-        file_words_to_line(words),
-        term_hashes=term_hashes(terms),
-    )
+    with paused_gc():
+        counts, terms, words = merge_counts(raw, BIGRAM_MIN_DF)
+        return FilePart(
+            stamp,
+            lines,
+            counts,
+            terms,
+            words,
+            np.concatenate([piece.id_hashes for piece in pieces]),
+            file_words_to_line(words),
+            term_hashes=term_hashes(terms),
+        )
 
 
 def merge_vocabularies(
