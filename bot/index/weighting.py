@@ -121,6 +121,18 @@ def _numbered_tokens(passages: list[Passage]) -> tuple[list[str], np.ndarray, np
         distinct, ids = _numbered(list(itertools.chain.from_iterable(token_lists)))
         return distinct, ids, np.repeat(np.arange(len(passages)), lengths)
     runs, ids = _numbered(joined.encode("utf-8").translate(_WORD_BYTES).split())
+    if joined.isascii():  # the usual case: each run is a token, each a different one
+        distinct = [run.decode("ascii") for run in runs]
+    else:
+        distinct, ids = _tokens_of_runs(runs, ids, joined)
+    breaks = distinct.index("Z") if "Z" in distinct else -1
+    return distinct, ids, np.cumsum(ids == breaks)
+
+
+def _tokens_of_runs(
+    runs: list[bytes], ids: np.ndarray, joined: str
+) -> tuple[list[str], np.ndarray]:
+    """`_numbered_tokens`'s tokens where the runs of word bytes hold non-ASCII ones."""
     tokens = [
         [run.decode("ascii")] if run.isascii() else analysis.TOKEN_PATTERN.findall(run.decode())
         for run in runs
@@ -131,11 +143,9 @@ def _numbered_tokens(passages: list[Passage]) -> tuple[list[str], np.ndarray, np
         firsts = [found[0] if found else "" for found in tokens]
         distinct = list(dict.fromkeys(firsts))
         number = dict(zip(distinct, range(len(distinct)), strict=True))
-        ids = np.fromiter(map(number.__getitem__, firsts), np.int64, len(firsts))[ids]
-    else:  # a run holds several tokens ("10×20"): the expression over all the text
-        distinct, ids = _numbered(analysis.TOKEN_PATTERN.findall(joined.replace("_", " ")))
-    breaks = distinct.index("Z") if "Z" in distinct else -1
-    return distinct, ids, np.cumsum(ids == breaks)
+        return distinct, np.fromiter(map(number.__getitem__, firsts), np.int64, len(firsts))[ids]
+    # A run holds several tokens ("10×20"): the expression over all the text.
+    return _numbered(analysis.TOKEN_PATTERN.findall(joined.replace("_", " ")))
 
 
 def _numbered(tokens: list[Any]) -> tuple[list[Any], np.ndarray]:
