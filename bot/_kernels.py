@@ -30,50 +30,213 @@ def _compiled(function: F) -> F:
         return cast(F, numba.njit(nogil=True)(function))
 
 
+# Bounds are compared with this margin: a float32 sum of a few dozen terms rounds up by
+# a few parts in ten million at most, so a passage's sum can exceed its bound by that.
+MARGIN = 1e-4
+
+
 @_compiled
-def accumulate(starts, ends, indices, counts, norms, weights, scores, touched):
+def accumulate(starts, ends, indices, counts, norms, weights, scores, touched, k, least, ratio):
     """Adds the BM25 weight of postings `starts[j]:ends[j]` of each question term j.
 
     A posting's weight is weights[j] * tf / (tf + norms[passage]), where weights[j] is
     the question's weight for the term times its idf times (k1 + 1): the index stores
-    counts, not weights (see `bot.index.weighting.Weights`). Returns how many passages
-    it touched, listed in `touched`; or -1, with `scores` left clean, when a posting
-    names a passage outside `scores`: a damaged postings file. `load` does not read
-    the whole file to check that (at ten million passages it would read 3 GB), so
-    each posting is checked where it is read, a comparison the branch predictor
-    makes free; unchecked, it would read and write memory outside the arrays.
+    counts, not weights (see `bot.index.weighting.Weights`). Sums are float32, like
+    the norms: half the memory traffic of float64 on arrays read at random. Every
+    weight is positive (idf > 0 and tf > 0), so a zero score marks a passage not yet
+    touched.
 
-    Sums are float32, like the norms: half the memory traffic of float64 on arrays
-    read at random. Every weight is positive (idf > 0 and tf > 0), so a zero score
-    marks a passage not yet touched.
+    Returns how many passages are listed in `touched`: every passage that can be
+    among the k best (the passages touched, or fewer, see below). Or -1, with `scores`
+    left clean, when a posting names a passage outside `scores`: a damaged postings
+    file. `load` does not read the whole file to check that (at ten million passages
+    it would read 3 GB), so each posting is checked where it is read, a comparison
+    the branch predictor makes free; unchecked, it would read and write memory
+    outside the arrays.
+
+    Exact dynamic pruning (MaxScore, term at a time): the columns come in decreasing
+    weight (`bot.scoring` sorts them for every path, so a passage's sum is made in
+    one order whichever path makes it). A posting adds less than its column's weight
+    (tf / (tf + norm) < 1), so once the k-th best score of the passages touched so far
+    exceeds the sum of the remaining columns' weights, no untouched passage can reach
+    the k best: the remaining columns, the question's commonest words with most of its
+    postings, are then added only to the touched passages that can still reach the
+    k-th best, found by a galloping search of each column; the others' scores are
+    cleared. Any passage that reaches the k-th best score gets every posting added,
+    in the same order, so the k best and their scores are the same to the bit as
+    without pruning. At a million passages, the questions of 300,000+ postings take
+    0.74 ms on average instead of 1.09 (the loop and `collect`; bench/README.md).
+
+    The switch is tried before a column while `least` or more postings remain, on a
+    sample of the touched scores, and made only when the sample says that fewer than
+    one in `ratio` of the remaining postings would be looked up: otherwise adding
+    whole columns is cheaper. (`least` 0 and `ratio` 0, for tests: before every
+    column, and made whenever the bounds allow.)
     """
+    n = starts.size
+    rest = np.zeros(n + 1)  # the weights of columns j.. summed, float64
+    left = np.zeros(n + 1, dtype=np.int64)  # their postings
+    for j in range(n - 1, -1, -1):
+        rest[j] = rest[j + 1] + weights[j]
+        left[j] = left[j + 1] + ends[j] - starts[j]
+    runs = np.zeros(n + 1, dtype=np.int64)  # where each column's new passages start in `touched`
     count = 0
-    size = scores.size
-    for j in range(starts.size):
+    kth = 0.0
+    j = 0
+    while j < n:
+        # Worth a check (an eighth of a pass over the touched scores): enough postings
+        # left, and this column costs more than the check.
+        worth = left[j] >= least and left[j] >= count // 2 and (ends[j] - starts[j]) * 8 >= count
+        if count >= k and (worth or least == 0) and rest[j] < rest[0] - rest[j]:
+            kth, survivors = _sampled_bound(scores, touched, count, k, rest[j])
+            if kth > rest[j] * (1.0 + MARGIN) and survivors * ratio < left[j]:
+                break
+        runs[j] = count
+        count = _scatter(
+            indices, counts, norms, weights[j], starts[j], ends[j], scores, touched, count
+        )
+        if count < 0:
+            return count
+        j += 1
+    if j == n:
+        return count
+    runs[j] = count
+    used = j  # runs 0..used-1 hold the touched passages, each sorted by passage
+    for j in range(used, n):
+        start, end = starts[j], ends[j]
+        if j == used or count <= end - start:
+            # A pass over the passages left, cheaper than the column: drop those that
+            # cannot reach the k-th best any more.
+            count = _prune(scores, touched, runs, used, kth / (1.0 + MARGIN) - rest[j])
+            kth = max(kth, _kth_touched(scores, touched, count, k))
         weight = weights[j]
-        if count == 0:
-            # Nothing touched yet: every passage of this column is new (a column lists
-            # a passage once), so its score is written without reading the zero there
-            # (0 + x is x to the bit): a tenth of the loop's time at the median question.
-            for p in range(starts[j], ends[j]):
-                passage = indices[p]
-                if passage < 0 or passage >= size:
+        for run in range(used):
+            at = start
+            for i in range(runs[run], runs[run + 1]):
+                passage = touched[i]
+                at = _gallop(indices, at, end, passage)
+                if at == end:
+                    break
+                found = indices[at]
+                if found < 0 or found >= scores.size:
                     return _clear(scores, touched, count)
-                tf = np.float32(counts[p])
-                touched[count] = passage
-                count += 1
-                scores[passage] = weight * tf / (tf + norms[passage])
-            continue
-        for p in range(starts[j], ends[j]):
+                if found == passage:
+                    tf = np.float32(counts[at])
+                    scores[passage] += weight * tf / (tf + norms[passage])
+    return count
+
+
+@_compiled
+def _scatter(indices, counts, norms, weight, start, end, scores, touched, count):
+    """Adds postings start:end to `scores`, listing new passages in `touched`.
+
+    Returns the new count of touched passages, or -1 (see `accumulate`).
+    """
+    size = scores.size
+    if count == 0:
+        # Nothing touched yet: every passage of this column is new (a column lists
+        # a passage once), so its score is written without reading the zero there
+        # (0 + x is x to the bit): a tenth of the loop's time at the median question.
+        for p in range(start, end):
             passage = indices[p]
             if passage < 0 or passage >= size:
                 return _clear(scores, touched, count)
             tf = np.float32(counts[p])
-            value = scores[passage]
             touched[count] = passage
-            count += value == 0.0
-            scores[passage] = value + weight * tf / (tf + norms[passage])
+            count += 1
+            scores[passage] = weight * tf / (tf + norms[passage])
+        return count
+    for p in range(start, end):
+        passage = indices[p]
+        if passage < 0 or passage >= size:
+            return _clear(scores, touched, count)
+        tf = np.float32(counts[p])
+        value = scores[passage]
+        touched[count] = passage
+        count += value == 0.0
+        scores[passage] = value + weight * tf / (tf + norms[passage])
     return count
+
+
+@_compiled
+def _prune(scores, touched, runs, used, reach):
+    """Keeps the touched passages scoring `reach` or more, in order; clears the others.
+
+    Moves the runs' bounds with them; returns how many are kept.
+    """
+    kept = 0
+    for run in range(used):
+        first, last = runs[run], runs[run + 1]
+        runs[run] = kept
+        for i in range(first, last):
+            passage = touched[i]
+            if scores[passage] >= reach:
+                touched[kept] = passage
+                kept += 1
+            else:
+                scores[passage] = 0.0
+    runs[used] = kept
+    return kept
+
+
+@_compiled
+def _kth_touched(scores, touched, count, k):
+    """The k-th best score among the first `count` touched passages (count >= k)."""
+    heap = np.empty(k, dtype=scores.dtype)
+    for i in range(k):
+        heap[i] = scores[touched[i]]
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_down(heap, start, k)
+    for i in range(k, count):
+        value = scores[touched[i]]
+        if value > heap[0]:
+            heap[0] = value
+            _sift_down(heap, 0, k)
+    return heap[0]
+
+
+@_compiled
+def _sampled_bound(scores, touched, count, k, rest):
+    """A lower bound of the k-th best touched score; about how many could still reach it.
+
+    The k-th best of every 8th touched score (count >= k) is at most the k-th best of
+    all (any subset's is); how many passages could still reach it with `rest` more is
+    estimated from the same sample. An eighth of a pass over the touched scores.
+    """
+    step = min(8, count // k)
+    sample = np.empty(count // step, dtype=scores.dtype)
+    for i in range(sample.size):
+        sample[i] = scores[touched[i * step]]
+    kth = _kth_largest(sample, k)
+    reach = kth / (1.0 + MARGIN) - rest
+    survivors = 0
+    for i in range(sample.size):
+        survivors += sample[i] >= reach
+    return kth, survivors * step
+
+
+@_compiled
+def _gallop(indices, at, end, passage):
+    """The first place in indices[at:end] (sorted) holding `passage` or more; `end` if none."""
+    if at >= end or indices[at] >= passage:
+        return at
+    step = 1
+    low = at  # indices[low] < passage
+    high = at + 1
+    while high < end and indices[high] < passage:
+        low = high
+        step *= 2
+        high = at + step
+    if high > end:
+        high = end
+    low += 1
+    while low < high:
+        middle = (low + high) >> 1
+        if indices[middle] < passage:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 @_compiled

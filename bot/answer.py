@@ -81,6 +81,8 @@ class Answer:
             for an abstention, that the best candidate reply would have been.
         quotes: The quoted sentences grouped by the passage they come from, best
             first; `sentences` is their concatenation.
+        parts: For a message asking several questions (`bot.question.split`), the
+            answer to each, in order; the fields above then join theirs (`joined`).
     """
 
     question: str
@@ -94,6 +96,7 @@ class Answer:
     suggestions: tuple[str, ...] = ()
     confidence: float = 0.0
     quotes: tuple[Quote, ...] = ()
+    parts: tuple[Answer, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `ask --json` object (the README's contract, plus a few extra fields)."""
@@ -114,7 +117,38 @@ class Answer:
                 }
                 for h in self.hits
             ],
+            **({"parts": [part.to_json() for part in self.parts]} if self.parts else {}),
         }
+
+
+def joined(question: str, answers: Sequence[Answer]) -> Answer:
+    """One reply to a message asking several questions: each answer under its question.
+
+    It is an answer when any part is answered. Its confidence is the least of the
+    answered parts' (each must be right for the reply to be), or with none answered the
+    most that any abstained part's best candidate had. Sources list the answered parts'
+    passages first.
+    """
+    answered = [a for a in answers if a.answered]
+    text = "\n\n".join(f"“{a.question.strip()}”\n{a.text}" for a in answers)
+    hits: dict[str, Hit] = {}
+    for a in (*answered, *answers):
+        for hit in a.hits:
+            hits.setdefault(hit.passage.id, hit)
+    return Answer(
+        question,
+        "answer" if answered else "abstain",
+        bool(answered),
+        text,
+        tuple(s for a in answered for s in a.sentences),
+        tuple(hits.values()),
+        tuple(dict.fromkeys(c for a in answers for c in a.corrections)),
+        tuple(dict.fromkeys(w for a in answered for w in a.highlight)),
+        tuple(dict.fromkeys(t for a in answers if not a.answered for t in a.suggestions))[:3],
+        min(a.confidence for a in answered) if answered else max(a.confidence for a in answers),
+        tuple(q for a in answered for q in a.quotes),
+        tuple(answers),
+    )
 
 
 def source_line(hit: Hit) -> str:

@@ -24,11 +24,11 @@ from typing import Any
 from bot import index as index_mod
 from bot import model as model_mod
 from bot import scoring, suggestions
-from bot.answer import Answer, compose, draft
+from bot.answer import Answer, compose, draft, joined
 from bot.config import Settings
 from bot.index.errors import REBUILD
 from bot.passages import Passage
-from bot.question import Question, parse
+from bot.question import Question, parse, split
 from bot.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -230,11 +230,22 @@ class Engine:
                 raise index_mod.IndexCorrupt(problem)
 
     def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answers one question with up to `k` sources (default `settings.top_k`)."""
+        """Answers a message with up to `k` sources (default `settings.top_k`).
+
+        A message asking two or three questions (`bot.question.split`) gets each
+        answered in turn (`bot.answer.joined`).
+        """
         self.refresh()
-        retriever = self._retriever  # one index for the whole question
+        retriever = self._retriever  # one index for the whole message
         k = max(1, k or self.settings.top_k)
-        parsed = parse(question[:2000])  # a question longer than a page is pasted text
+        asked = question[:2000]  # a question longer than a page is pasted text
+        questions = split(asked)
+        if len(questions) > 1:
+            return joined(asked, [self._ask(retriever, parse(q), k) for q in questions])
+        answer = self._ask(retriever, parse(questions[0]), k)
+        return answer if questions[0] == asked else replace(answer, question=asked)
+
+    def _ask(self, retriever: Retriever, parsed: Question, k: int) -> Answer:
         if parsed.empty or parsed.small_talk is not None:
             examples = self.examples(retriever)
             return compose(parsed, None, None, *self._model(), examples)

@@ -23,7 +23,7 @@ from bot.answer import FEATURES, draft
 from bot.engine import Engine
 from bot.evaluate import Item, fold, read_questions
 from bot.model import AnswerModel
-from bot.question import parse
+from bot.question import parse, split
 
 # Inverse regularisation strengths tried by cross-validation.
 _CS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -84,7 +84,8 @@ def feedback_examples(engine: Engine, path: Path, group: str) -> list[Example]:
     A vote on an answer labels that answer, if the bot still gives it (its top passage
     is the one voted on): 👍 right, 👎 wrong. A 👍 on an abstention says declining was
     right: the draft reply counts as wrong. A 👎 on an abstention says an answer was
-    wanted but not which, so it is skipped.
+    wanted but not which, so it is skipped, as is a vote on a message asking several
+    questions (`bot.question.split`).
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -100,8 +101,8 @@ def feedback_examples(engine: Engine, path: Path, group: str) -> list[Example]:
             voted = list(row.get("passage_ids") or [])
         except (ValueError, KeyError, TypeError):
             raise TrainError(f"{path}:{number}: not a feedback line") from None
-        if kind == "abstain" and vote == "down":
-            continue
+        if kind == "abstain" and vote == "down" or len(split(text)) > 1:
+            continue  # a vote on a message of several questions does not say which part
         question = parse(text)
         retriever = engine.retriever
         reply = draft(retriever, question, retriever.search(question, 3))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz.distance import OSA
+
 from bot import analysis, wordlist
 
 # Words of greetings, thanks and help requests. A message made only of these (and stop
@@ -35,6 +37,9 @@ _SMALL_TALK = {
             "hallo",
             "hola",
             "start",
+            "anyone",
+            "anybody",
+            "someone",
         ]
     ),
     "thanks": frozenset(
@@ -137,11 +142,28 @@ _SUBJECT = re.compile(
     re.I,
 )
 
-# "What is PSTN?", "what's the PBKDF2": a question about an acronym alone.
+# "What is PSTN?", "what's the PBKDF2", "what is pesco??": a question about an acronym
+# alone. Typed in lower case, the word must be no common English word ("what is love").
 _WHAT_IS = re.compile(
     r"^\s*(?i:what\s+is|what's|whats|what\s+are)\s+(?i:an?\s+|the\s+)?"
-    r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?\s*\??\s*$"
+    r"([A-Za-z][A-Za-z0-9&]{1,9})[^\w'&]*$"
 )
+_ACRONYM_ALONE = re.compile(r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?")
+
+
+def _about(text: str) -> str | None:
+    """The acronym a "what is X" question is about, or None (see `_WHAT_IS`)."""
+    m = _WHAT_IS.match(text)
+    if m is None:
+        return None
+    word = m.group(1)
+    shaped = _ACRONYM_ALONE.fullmatch(word)
+    if shaped:
+        return shaped.group(1)
+    if not word.islower() or word in analysis.STOP_WORDS or wordlist.is_common(word):
+        return None
+    return word.upper()
+
 
 # Contractions typed without the apostrophe, as on a phone ("whats", "im", "dont"):
 # read as the words they stand for, so that "wheres" asks "where" and "im" is not taken
@@ -171,10 +193,110 @@ def _spelled_out(text: str) -> str:
     return _CONTRACTION.sub(spell, text)
 
 
+# What people type around a question in a chat, which is neither its topic nor its form:
+# a greeting or "ok so" before it, "can you tell me" or "do you know" wrapped around it,
+# "pls" or "thanks" after it. Left in, "hi, what is PESCO?" was read as a question of no
+# kind about "hi" (a word no passage holds) and declined, and "can you tell me when ..."
+# as a yes/no question. They are taken off the edges only, so a question about a word
+# such as "hello" in the middle still searches it.
+_OPENER = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening|day)"
+    r"|ok|okay|so|well|um+|uh+|erm?|hmm+|sorry|excuse\s+me|quick\s+question|btw"
+    r"|and|also|but|oh)(?:\s+(?:there|all|everyone|team|bot))?(?=[\s,.:;!]|$)[\s,.:;!]*)+",
+    re.I,
+)
+_WRAPPER = re.compile(
+    r"^\W*(?:(?:please|pls|plz|kindly)\s+)?(?:(?:can|could|would|will)\s+(?:you|u|someone|anyone)"
+    r"\s+(?:please\s+|pls\s+)?(?:tell|show|explain(?:\s+to)?|let)\s+me(?:\s+know)?"
+    r"|(?:do|does)\s+(?:you|u|anyone|anybody|someone)\s+know|any\s+idea"
+    r"|i(?:'d|\s+would)\s+like\s+to\s+know|i\s+(?:want|wanted|need)\s+to\s+know"
+    r"|i(?:'m|\s+am)?\s+wondering|i\s+was\s+wondering|i\s+wonder"
+    r"|(?:please\s+|pls\s+|plz\s+)?(?:tell|show)\s+me|let\s+me\s+know)\b[\s,:]*",
+    re.I,
+)
+_CLOSER_ENDS: tuple[str, ...] = ("please", "pls", "plz", "thanks", "thank you", "thx", "ty")
+_CLOSER_ENDS += ("tia", "cheers", "advance")
+_CLOSER_MARKS = " \t\n.,!?:;)(-"
+_WHETHER = re.compile(r"^(?:if|whether)\b\s*", re.I)
+_CLOSER = re.compile(
+    r"(?:[\s,.!-]*\b(?:please|pls|plz|thanks|thank\s+you|thx|ty|tia|cheers"
+    r"|thanks\s+in\s+advance|in\s+advance)\b[\s.!]*)+\W*$",
+    re.I,
+)
+
+
+def _without_closer(text: str) -> str:
+    """The text without its closing courtesy (`_CLOSER`).
+
+    Its last word is looked at first: `re` tries an end-anchored pattern at every
+    position, which cost more than the rest of reading the question.
+    """
+    if not text.rstrip(_CLOSER_MARKS).casefold().endswith(_CLOSER_ENDS):
+        return text
+    return _CLOSER.sub("", text)
+
+
+def _unwrapped(text: str) -> tuple[str, bool]:
+    """The question without the chat around it (`_OPENER`, `_WRAPPER`, `_CLOSER`).
+
+    Returns:
+        The question itself, and whether it was asked as "... if/whether ..." (a yes/no
+        question once unwrapped). The text is returned unchanged when nothing but chat
+        would be left ("hi", "thanks!"): that message is small talk.
+    """
+    inner = _without_closer(_OPENER.sub("", text))
+    inner = _WRAPPER.sub("", inner)
+    whether = _WHETHER.match(inner) is not None
+    inner = _WHETHER.sub("", inner)
+    if inner != text and not analysis.words(inner):
+        return text, False
+    return inner, whether
+
+
+# A question word mistyped on a phone ("wat is", "wher is", "wen does"): read as the
+# question word when it opens the question, is one edit or swap away from exactly one
+# question word (or is the start of one of two), and is either no English word or
+# followed by the verb or word a question puts next ("wat is", "hoe do", "wat time").
+# Left as typed, it was searched as a word no passage holds and the question lost its
+# kind.
+_QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
+_AUXILIARY = frozenset(
+    ["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would"]
+    + ["should", "shall", "may", "must", "has", "have", "had"]
+    # and the words that follow a question word in "what time", "how many", "what kind"
+    + ["time", "year", "date", "day", "month", "kind", "sort", "type", "many", "much"]
+    + ["long", "often", "far", "old"]
+)
+_OPENING_WORD = re.compile(r"^(\W*)([A-Za-z]+)\b\s*(\w*)")
+
+
+def _question_word_repaired(text: str) -> str:
+    """The text with a mistyped opening question word written right (see above)."""
+    m = _OPENING_WORD.match(text)
+    if m is None:
+        return text
+    word, following = m.group(2).casefold(), m.group(3).casefold()
+    if word in analysis.STOP_WORDS or len(word) < 2:
+        return text
+    close = [q for q in _QUESTION_WORDS if OSA.distance(word, q, score_cutoff=1) <= 1]
+    if len(close) > 1:  # "wher": "where" cut short rather than "when" mistyped
+        close = [q for q in close if q.startswith(word)]
+    if len(close) != 1 or (wordlist.is_common(word) and following not in _AUXILIARY):
+        return text
+    return text[: m.start(2)] + close[0] + text[m.end(2) :]
+
+
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
 # before "how", "what year" before "what".
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("when", re.compile(r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b", re.I)),
+    (
+        "when",
+        re.compile(
+            r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b"
+            r"|\b(?:deadline|due\s+date|closing\s+date|cut-?off\s+date)s?\b",
+            re.I,
+        ),
+    ),
     ("how_many", re.compile(r"\bhow\s+many\b|\bwhat\s+(?:number|percentage|share)\b", re.I)),
     (
         "money",
@@ -256,9 +378,13 @@ def parse(text: str) -> Question:
     typed, text = text, _spelled_out(text)
     asked, mark, tail = text.rpartition("?")
     noise = bool(mark) and not any(ch.isalpha() for ch in tail)
-    words = analysis.words(asked if noise else text)
+    whole = asked if noise else text
+    message = analysis.words(whole)
+    text, whether = _unwrapped(whole)
+    text = _question_word_repaired(text)
+    words = message if text == whole else analysis.words(text)
     acronym = _acronym(text)
-    about = None if acronym else _WHAT_IS.match(text)
+    about = None if acronym else _about(text)
     form_verbs = {
         w for m in _FORM_PHRASE.finditer(text) for w in analysis.words(m.group(0))
     } & _FORM_VERBS
@@ -271,9 +397,9 @@ def parse(text: str) -> Question:
         tuple(words),
         content,
         form,
-        "acronym" if acronym else _kind(text),
-        acronym or (about.group(1) if about else None),
-        _small_talk(words),
+        "acronym" if acronym else "yes_no" if whether else _kind(text),
+        acronym or about,
+        _small_talk(message),
     )
 
 
@@ -315,3 +441,93 @@ def _small_talk(words: list[str]) -> str | None:
         if any(w in _SMALL_TALK[kind] for w in words):
             return kind
     return None
+
+
+# Where one message asks two things: "What is PESCO? When did Russia invade Ukraine?",
+# "what is PESCO and when did Russia invade Ukraine". Answered as one question, such a
+# message got the reply to whichever half matched better and the other was dropped. A
+# question mark with words after it ends a question. "And", "also", "but", a comma or a
+# semicolon ends one when a question word follows that opens a question of its own:
+# not one followed by a pronoun or article ("what it holds", "how the fund works" are
+# part of the question before them), and only after a question of three words or more
+# that opens with a question word or verb ("Which tools and which partners ..." is one).
+_MARK = re.compile(r"(?<=\?)\s+(?=\W*[^\W\d_])")
+_JOIN = re.compile(
+    r"(?:[,;]\s*(?:and\s+|also\s+|but\s+)?|\s(?:and|also|but)\s+)"
+    r"(?=(?:what|when|where|who|whom|whose|why|how|which)\s+"
+    r"(?!(?:it|its|they|their|he|his|she|her|we|our|you|your|i|my|the|a|an|this|that|these"
+    r"|those)\b)\w)",
+    re.I,
+)
+_ASKS = re.compile(
+    r"^\W*(?:what|when|where|who|whom|whose|why|how|which|is|are|was|were|do|does|did|can"
+    r"|could|will|would|should|has|have|had|may|must)\b",
+    re.I,
+)
+# A piece that names its topic by a pronoun ("... and when does it apply", "What is
+# PESCO? When was it set up?") is not a question of its own: alone, "it" finds nothing.
+_ANAPHOR = frozenset(
+    ["it", "its", "they", "them", "their", "he", "him", "his", "she", "her", "this"]
+    + ["these", "those", "there"]
+)
+MAX_QUESTIONS = 3  # a longer message is pasted text more often than a list of questions
+
+
+def split(text: str) -> tuple[str, ...]:
+    """The questions a message asks, in order: one for most messages, at most three.
+
+    A piece is a question of its own when it has a topic word and is not chat. A piece of
+    chat alone ("Hello? Is anyone there? What is PESCO?") is left out; a piece with no
+    topic ("What is PESCO? Why?") stays with the question before it (or after it, when
+    first). Without a question of three or fewer, the message is one question.
+    """
+    pieces: list[tuple[str, str]] = []  # (what joined it to the piece before, piece)
+    for sentence in _MARK.split(text):
+        joined = _joined_questions(sentence)
+        pieces.extend([(" ", joined[0][1]), *joined[1:]] if pieces else joined)
+    if len(pieces) < 2:
+        return (text,)
+    questions: list[str] = []
+    carried = ""
+    for joint, piece in pieces:
+        asked = parse(piece)
+        if questions and (not _asks_itself(piece) or _ANAPHOR & set(asked.words)):
+            questions[-1] += joint + piece  # "... ? got it while ...", "when was it ..."
+            continue
+        if asked.small_talk is not None or asked.empty:
+            continue
+        if not asked.content:
+            if questions:
+                questions[-1] += joint + piece
+            else:
+                carried += piece + " "
+            continue
+        questions.append(carried + piece)
+        carried = ""
+    if not questions or len(questions) > MAX_QUESTIONS:
+        return (text,)
+    return tuple(questions)
+
+
+def _asks_itself(piece: str) -> bool:
+    """Whether a piece reads as a question: a question word or verb first, or a "?" last."""
+    inner, _ = _unwrapped(piece)
+    return bool(_ASKS.match(inner)) or piece.rstrip().endswith("?")
+
+
+def _joined_questions(sentence: str) -> list[tuple[str, str]]:
+    """A sentence split where "and"/"," joins two questions (see `_JOIN`).
+
+    Returns:
+        (joint, piece) pairs: each piece with the words that joined it to the one
+        before ("" for the first), to put back if the two are read as one.
+    """
+    pieces: list[tuple[str, str]] = []
+    joint, start = "", 0
+    for m in _JOIN.finditer(sentence):
+        head = sentence[start : m.start()]
+        inner, _ = _unwrapped(head)
+        if len(analysis.tokens(inner)) >= 3 and _ASKS.match(inner):
+            pieces.append((joint, head))
+            joint, start = m.group(0), m.end()
+    return [*pieces, (joint, sentence[start:])]

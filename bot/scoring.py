@@ -135,6 +135,12 @@ def _cpu_free() -> bool:
     return os.getloadavg()[0] < _CPUS - 0.5
 
 
+# The compiled loop tries to skip the commonest columns' postings (`_kernels.accumulate`)
+# only while this many remain (for fewer, the check costs more than it can save), and
+# skips them only when fewer than 1 in PRUNE_RATIO of those would still be looked up.
+PRUNE_POSTINGS = 50_000
+PRUNE_RATIO = 16
+
 _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scoring")
 _helper_free = threading.Semaphore(1)
 
@@ -169,10 +175,15 @@ def top_candidates(
         DamagedPostings: A column pointer or a posting's passage is out of range.
     """
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    weights = np.asarray(weights, dtype=np.float32)
     columns = np.asarray(columns, dtype=np.int64)
+    # Summed in decreasing weight (ties by column), whatever the question's order: the
+    # order the pruning loop needs (`_kernels.accumulate`), kept by every path, so a
+    # passage's float32 sum is the same to the bit whichever path makes it.
+    order = np.lexsort((columns, -weights))
+    columns, weights = columns[order], weights[order]
     starts = np.asarray(indptr[columns], dtype=np.int64)
     ends = np.asarray(indptr[columns + 1], dtype=np.int64)
-    weights = weights.astype(np.float32)
     k = max(k, 1)
     # The column pointers are read from the mapped file unchecked (`load` checks only
     # the last); a damaged one must not send the loop outside the postings.
@@ -340,7 +351,9 @@ def _score_compiled(
     touched = getattr(_local, "touched", None)
     if touched is None or touched.size < total:
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
-    count = kernels.accumulate(starts, ends, indices, data, norms, weights, scores, touched)
+    count = kernels.accumulate(
+        starts, ends, indices, data, norms, weights, scores, touched, k, PRUNE_POSTINGS, PRUNE_RATIO
+    )
     if count < 0:
         raise DamagedPostings("indices", _OUT_OF_RANGE.format(n_passages))
     return kernels.collect(scores, touched, count, k)

@@ -269,3 +269,32 @@ def test_a_specific_word_the_corpus_lacks_is_measured_as_absent(shipped_engine):
 )
 def test_what_the_question_names_is_not_its_answer(question, reply, expected):
     assert answers_the_kind(parse(question), reply) is expected
+
+
+def test_a_message_asking_two_things_gets_both_answered(shipped_engine):
+    answer = shipped_engine.ask("what is PESCO and when did Russia invade Ukraine?")
+    assert answer.answered and len(answer.parts) == 2
+    pesco, ukraine = answer.text.split("\n\n")
+    assert pesco.startswith("“what is PESCO”\n") and "Permanent Structured Cooperation" in pesco
+    assert ukraine.startswith("“when did Russia invade Ukraine?”\n") and "February 2022" in ukraine
+    assert answer.confidence == min(p.confidence for p in answer.parts)
+    assert [p["question"] for p in answer.to_json()["parts"]] == [
+        "what is PESCO",
+        "when did Russia invade Ukraine?",
+    ]
+
+
+def test_one_half_out_of_scope_is_declined_and_the_other_answered(shipped_engine):
+    answer = shipped_engine.ask("What is PESCO? What is the EU's fishing policy?")
+    assert answer.answered and answer.kind == "answer"
+    assert [p.answered for p in answer.parts] == [True, False]
+    assert "I could not find this in the sources." in answer.text.split("\n\n")[1]
+    # The answered half's passage is the first source.
+    assert "PESCO" in answer.hits[0].passage.text
+
+
+def test_chat_between_questions_is_left_out_but_the_message_is_kept(shipped_engine):
+    answer = shipped_engine.ask("Hello? Is anyone there? What is PESCO?")
+    assert answer.answered and not answer.parts
+    assert answer.question == "Hello? Is anyone there? What is PESCO?"
+    assert "Permanent Structured Cooperation" in answer.text

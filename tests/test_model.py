@@ -127,11 +127,12 @@ def test_train_refits_the_model_the_bot_then_uses(tmp_path):
     )
     questions.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     feedback = tmp_path / "feedback.jsonl"
-    feedback.write_text(
-        json.dumps({"vote": "up", "question": "What is the capital of Peru?", "kind": "abstain"})
-        + "\n",
-        encoding="utf-8",
-    )
+    votes = [
+        {"vote": "up", "question": "What is the capital of Peru?", "kind": "abstain"},
+        # One vote on two replies says nothing of either: not learnt from.
+        {"vote": "up", "question": "What is Peru's capital? Who was Inca?", "kind": "abstain"},
+    ]
+    feedback.write_text("".join(json.dumps(v) + "\n" for v in votes), encoding="utf-8")
     result = run_bot(
         "train", str(questions), "--feedback", str(feedback), "--folds", "3", cwd=tmp_path
     )

@@ -1,6 +1,9 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.question import parse
+from bot import analysis
+from bot.question import parse, split
 
 
 @pytest.mark.parametrize(
@@ -8,6 +11,8 @@ from bot.question import parse
     [
         ("When does the office open?", "when"),
         ("What year was the treaty signed?", "when"),
+        ("expense claim deadline", "when"),  # a deadline is a date or a time
+        ("What is the due date of the report?", "when"),
         ("How many member states are there?", "how_many"),
         ("How much does a ticket cost?", "money"),
         ("What is the price of a certificate?", "money"),
@@ -37,6 +42,9 @@ def test_the_kind_of_answer_asked_for(text, kind):
         ("full form of nato", "NATO"),
         ("What do the NGOs stand for?", "NGO"),
         ("What is PESCO?", "PESCO"),  # about the acronym, though not only its letters
+        ("what is pesco 🤔", "PESCO"),
+        ("What is PESCO???", "PESCO"),
+        ("what is love", None),  # a common word in lower case is no acronym
         ("What does the strategy mean for partners?", None),
     ],
 )
@@ -121,3 +129,152 @@ def test_contractions_typed_without_apostrophe_read_as_their_words(text, kind, c
     question = parse(text)
     assert (question.kind, question.content) == (kind, content)
     assert question.text == text  # shown back as typed
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "content"),
+    [
+        ("hi, what is PESCO?", "what", ("pesco",)),
+        ("Good morning team, when does the office open?", "when", ("office", "open")),
+        ("ok so who leads ENISA", "who", ("leads", "enisa")),
+        ("what is PESCO pls", "what", ("pesco",)),
+        ("What is PESCO, thanks in advance!", "what", ("pesco",)),
+        ("can you tell me when Russia invaded Ukraine", "when", ("russia", "invaded", "ukraine")),
+        ("Could you please tell me how many areas there are?", "how_many", ("many", "areas")),
+        ("do you know where the agency is", "where", ("agency",)),
+        ("tell me if the EU can impose sanctions", "yes_no", ("eu", "impose", "sanctions")),
+        ("Do you know the notice period?", "other", ("notice", "period")),
+        ("well-being policy", "other", ("well", "policy")),  # a word, not "well, ..."
+    ],
+)
+def test_the_chat_around_a_question_is_not_its_topic_or_its_kind(text, kind, content):
+    question = parse(text)
+    assert (question.kind, question.content, question.small_talk) == (kind, content, None)
+    assert question.text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"), [("hi", "greeting"), ("Good morning!", "greeting"), ("thank you", "thanks")]
+)
+def test_chat_alone_is_still_small_talk(text, kind):
+    assert parse(text).small_talk == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi, what does PESCO stand for?",
+        "What does PESCO stand for? thanks",
+        "hey bot: whats PESCO pls",
+        "waht does PESCO stand for",
+        "what is pesco??",
+    ],
+)
+def test_a_question_wrapped_in_chat_gets_the_same_answer(shipped_engine, text):
+    answer = shipped_engine.ask(text)
+    assert answer.answered and "Permanent Structured Cooperation" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "content"),
+    [
+        ("wat is PESCO", "what", ("pesco",)),  # "wat" is a word, but "wat is" asks
+        ("wen does the office open", "when", ("office", "open")),
+        ("wher is the office", "where", ("office",)),  # "where" cut short, not "when"
+        ("wy is cybersecurity important", "why", ("cybersecurity", "important")),
+        ("wat time do I phone in sick", "when", ("time", "phone", "sick")),
+        ("hw many days of leave", "how_many", ("many", "days", "leave")),
+        ("Wat Arun temple", "other", ("wat", "arun", "temple")),  # a name, not "what"
+        ("hoe garden tools", "other", ("hoe", "garden", "tools")),
+        ("hwo do i claim", "other", ("hwo", "claim")),  # "how" or "who": left alone
+    ],
+)
+def test_a_mistyped_opening_question_word_is_read_as_the_question_word(text, kind, content):
+    question = parse(text)
+    assert (question.kind, question.content) == (kind, content)
+    assert question.text == text
+
+
+_OPENERS = ["", "hi ", "Hello there, ", "ok so ", "Good morning team: ", "sorry, ", "hey bot! "]
+_WRAPPERS = [
+    "",
+    "can you tell me ",
+    "Could you please tell me ",
+    "do you know ",
+    "I'd like to know ",
+]
+_CLOSERS = ["", " pls", ", thanks!", " thank you", " please", " thx :)", " cheers"]
+_CORES = [
+    "when does the office open?",
+    "who leads ENISA",
+    "how many policy areas does the strategy cover?",
+    "where is the Lisbon office",
+    "what does PESCO stand for",
+]
+
+
+@given(
+    st.sampled_from(_OPENERS),
+    st.sampled_from(_WRAPPERS),
+    st.sampled_from(_CORES),
+    st.sampled_from(_CLOSERS),
+)
+def test_any_chat_around_a_question_reads_as_the_question(opener, wrapper, core, closer):
+    question, plain = parse(opener + wrapper + core + closer), parse(core)
+    assert (question.kind, question.content, question.acronym) == (
+        plain.kind,
+        plain.content,
+        plain.acronym,
+    )
+    assert question.small_talk is None
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_read_without_error(text):
+    question = parse(text)
+    assert question.text == text
+    assert question.empty == (not question.words)
+
+
+@pytest.mark.parametrize(
+    ("text", "questions"),
+    [
+        (
+            "what is PESCO and when did Russia invade Ukraine?",
+            ("what is PESCO", "when did Russia invade Ukraine?"),
+        ),
+        ("What is PESCO? Who leads ENISA?", ("What is PESCO?", "Who leads ENISA?")),
+        ("what's PESCO; who leads ENISA", ("what's PESCO", "who leads ENISA")),
+        ("What is PESCO? When was it set up?", ("What is PESCO? When was it set up?",)),
+        ("what is the act and when does it apply", ("what is the act and when does it apply",)),
+        ("will they pay my ticket? got it at work", ("will they pay my ticket? got it at work",)),
+        ("Hello? Is anyone there? What is PESCO?", ("What is PESCO?",)),  # chat left out
+        ("What is PESCO? thanks!", ("What is PESCO? thanks!",)),
+        ("What is PESCO? Why?", ("What is PESCO? Why?",)),  # no topic of its own
+        ("How and when can I claim expenses?", ("How and when can I claim expenses?",)),
+        ("Who is the CISO and what does she do?", ("Who is the CISO and what does she do?",)),
+        ("what is the toolbox and what it holds", ("what is the toolbox and what it holds",)),
+        (
+            "Which tools and which partners does the EU use?",
+            ("Which tools and which partners does the EU use?",),
+        ),
+        ("What is PESCO? 37", ("What is PESCO? 37",)),
+        ("a? b? c?", ("a? b? c?",)),
+    ],
+)
+def test_a_message_asking_several_things_is_split_into_its_questions(text, questions):
+    assert split(text) == questions
+
+
+def test_more_than_three_questions_are_read_as_one_text():
+    text = "What is PESCO? Who leads ENISA? What is CSDP? Where is the agency?"
+    assert split(text) == (text,)
+
+
+@given(st.lists(st.sampled_from(["a", "pesco", "?", ",", ";", "what", "and", "who", "is", "hi"])))
+def test_the_questions_split_off_are_the_message_s_own_words_in_order(words):
+    text = " ".join(words)
+    questions = split(text)
+    assert 1 <= len(questions) <= 3
+    said = iter(analysis.tokens(text))
+    assert all(word in said for q in questions for word in analysis.tokens(q))

@@ -5,8 +5,10 @@ The matrix holds counts; a posting's score is weight * tf / (tf + norm of its pa
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -14,7 +16,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import index as index_mod
 from bot import scoring
+from bot.retriever import Retriever
 from bot.scoring import top_candidates
 
 
@@ -31,9 +35,14 @@ Question = tuple[sp.csc_matrix, np.ndarray, list[int], np.ndarray, int]
 def _reference(
     matrix: sp.csc_matrix, norms: np.ndarray, columns: list[int], weights: np.ndarray
 ) -> np.ndarray:
-    """Every passage's score: float32 sums, column by column, like the loop."""
+    """Every passage's score: float32 sums, column by column, like the loop.
+
+    In decreasing weight, ties by column, as both paths sum them (whatever the order
+    asked): float32 addition is not associative, so the order is part of the result.
+    """
     scores = np.zeros(matrix.shape[0], dtype=np.float32)
-    for column, weight in zip(columns, weights, strict=True):
+    order = sorted(range(len(columns)), key=lambda j: (-weights[j], columns[j]))
+    for column, weight in ((columns[j], weights[j]) for j in order):
         start, end = matrix.indptr[column], matrix.indptr[column + 1]
         rows = matrix.indices[start:end]
         tf = matrix.data[start:end].astype(np.float32)
@@ -82,20 +91,68 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(question: Questi
         kth = np.sort(expected[scored])[::-1][k - 1]
         scored = scored[expected[scored] >= kth]
     # Twice each way: the second call finds the accumulators clean again; the compiled
-    # loop with every question split between two threads, then with none; then numpy.
+    # loop with every question split between two threads, then with none, each
+    # skipping postings whenever it can and never; then numpy.
     kernels = scoring.compiled()
-    ways = [(0, kernels), (0, kernels), (scoring.SPLIT_POSTINGS, kernels)]
-    ways += [(scoring.SPLIT_POSTINGS, kernels), (0, None), (0, None)]
-    for split, loaded in ways:
+    never = 10**9
+    ways = [(0, kernels, 0), (0, kernels, 0), (scoring.SPLIT_POSTINGS, kernels, 0)]
+    ways += [(scoring.SPLIT_POSTINGS, kernels, 0), (0, kernels, never)]
+    ways += [(scoring.SPLIT_POSTINGS, kernels, never), (0, None, 0), (0, None, 0)]
+    for split, loaded, least in ways:
         with (
             mock.patch.object(scoring, "SPLIT_POSTINGS", split),
             mock.patch.object(scoring, "_kernels", loaded),
             mock.patch.object(scoring, "_cpu_free", lambda: True),  # split on a busy machine too
+            mock.patch.object(scoring, "PRUNE_POSTINGS", least),
+            mock.patch.object(scoring, "PRUNE_RATIO", 0 if least == 0 else 16),
         ):
             positions, scores = top_candidates(matrix, norms, np.array(columns), weights, k)
         order = np.argsort(positions)
         assert positions[order].tolist() == scored.tolist()
         assert scores[order].tolist() == expected[scored].tolist()
+
+
+def test_skipping_hopeless_postings_keeps_the_hits_of_a_real_index(tmp_path: Path) -> None:
+    # A word in every passage ("report") beside rarer ones, and passages written twice
+    # (ties at the cut); k from 1 to more than there are passages.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = [f"Report {n}: the station measured ozone and {WORDS[n % 7]}." for n in range(300)]
+    rows += [f"Report: {WORDS[n % 7]} {WORDS[(n + 3) % 7]} rose again." for n in range(40)] * 2
+    lines = (json.dumps({"id": f"r{n}", "text": row}) for n, row in enumerate(rows))
+    (corpus / "reports.jsonl").write_text("\n".join(lines), encoding="utf-8")  # a passage each
+    index_mod.build(corpus, tmp_path / "index")
+    retriever = Retriever(index_mod.load(tmp_path / "index"))
+    kernels = scoring.compiled()
+    accumulate = kernels.accumulate
+    listed: list[int] = []
+
+    def spy(*args: object) -> int:
+        count: int = accumulate(*args)
+        listed.append(count)
+        return count
+
+    questions = [f"report on {a} and {b}" for a in WORDS for b in ("ozone", "station", a)]
+    found = {}
+    for least in (10**9, 0):  # never, then whenever it can
+        with (
+            mock.patch.object(scoring, "_kernels", kernels),
+            mock.patch.object(kernels, "accumulate", spy),
+            mock.patch.object(scoring, "PRUNE_POSTINGS", least),
+            mock.patch.object(scoring, "PRUNE_RATIO", 0 if least == 0 else 16),
+        ):
+            found[least] = [
+                [(h.passage.id, h.score, h.matched) for h in retriever.search(q, k).hits]
+                for q in questions
+                for k in (1, 3, 10, 500)
+            ]
+    assert found[0] == found[10**9]
+    assert [len(hits) for hits in found[0]] == [1, 3, 10, len(rows)] * len(questions)
+    half = len(listed) // 2  # fewer passages left to the selection: postings were skipped
+    assert sum(listed[half:]) < sum(listed[:half])
+
+
+WORDS = ["nitrogen", "sulphur", "methane", "pollen", "dust", "radon", "smoke"]
 
 
 def test_all_passages_tied_with_the_kth_are_kept() -> None:

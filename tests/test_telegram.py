@@ -263,6 +263,15 @@ def test_question_gets_best_sentence_bold_words_source_and_buttons(
     assert all(len(d.encode()) <= MAX_CALLBACK_DATA for d in buttons(reply).values())
 
 
+def test_two_questions_in_one_message_get_both_answers(fake: FakeTelegram, bot: BotThread) -> None:
+    [reply] = ask(fake, "What is PESCO? And what is the EU's fishing policy?")
+    first, second = reply["text"].split("\n\n“")
+    assert first.startswith("“What is PESCO?”\n")
+    assert "Permanent Structured Cooperation" in first and "›" in first
+    assert second.startswith("And what is the EU's fishing policy?”\nI could not find this")
+    assert "<b>“What is PESCO?”</b>" in html_of(fake, reply)
+
+
 def test_typo_is_repaired_and_said(fake: FakeTelegram, bot: BotThread) -> None:
     [reply] = ask(fake, "How does the EU help Ukriane?")
     assert reply["text"].startswith("Did you mean “ukraine”?")

@@ -1,9 +1,9 @@
 """A reply that quotes two documents names each sentence's own source, in every front end.
 
 The corpus is HR-like and written here: a Markdown remote-work policy and an HTML
-holiday page. "How many days at home and how many days of holiday?" is answered by
-one sentence from each, so each front end must show two source lines, each after the
-sentence it belongs to.
+holiday page. "Days at home and days of holiday?" (one question: "how many ... and how
+many ..." would be two, each answered apart) is answered by one sentence from each, so
+each front end must show two source lines, each after the sentence it belongs to.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ HOLIDAYS = """<html><head><title>Holidays and Leave</title></head><body>
 <p>Public holidays are paid in addition to annual leave.</p>
 </body></html>
 """
-QUESTION = "How many days at home and how many days of holiday?"
+QUESTION = "Days at home and days of holiday?"
 HOME = "Staff may work from home up to two days per week."
 HOLIDAY = "Staff get 28 days of paid holiday a year."
 HOME_SOURCE = "— remote-work-policy.md › Working from home"

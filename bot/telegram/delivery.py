@@ -21,7 +21,8 @@ while keeping update 5 (a slow one) for later. Instead:
 So SIGTERM loses nothing (what is not answered by the time the process ends is replayed
 by the next start) and SIGKILL loses nothing either; a question being answered at the
 moment of a kill may be answered again by the next start, nothing else is. The
-journal is not fsynced: it survives the process, not a power cut.
+journal's appends are not fsynced (a sync an update would cost more than the answer):
+they survive the process, not a power cut; its rewrites are synced before they replace it.
 
 `Delivery` tells the error handler whether a reply went out for the update it is
 handling (a send that timed out may have been delivered: it counts), so a user never
@@ -177,6 +178,11 @@ class UpdateJournal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with temporary.open("wb") as out:
                 out.writelines(_line(e) for e in entries)
+                # A rewrite replaces the only copy: its bytes reach the disk before the
+                # rename, so a power cut leaves the old journal or the new one, never an
+                # empty file. (Appends are not synced, see the module docstring.)
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(temporary, self.path)
         except OSError as exc:
             self._give_up(exc)

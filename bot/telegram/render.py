@@ -149,7 +149,8 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
     An answer leads with the best sentence(s), the question's words in bold, then the
     source (document › section) in italics; when it quotes a second passage, its
     sentence follows with its own source line. A typo repair is said first. Abstentions,
-    small talk and empty questions read exactly as in the console.
+    small talk and empty questions read exactly as in the console. A message asking
+    several questions gets each answer (or abstention) under its question in bold.
 
     Args:
         answer: The core's answer.
@@ -158,9 +159,22 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
             chat does not show).
     """
     spans: list[Span] = [("❓ " + answer.question + "\n\n", "i")] if echo else []
-    if answer.kind != "answer" or not answer.hits:
+    if not answer.parts:
         tip = [("\n\n" + texts.TIP, "")] if invites_tip(answer) else []
-        return to_parts(spans + [(answer.text, "")] + tip, limit)
+        return to_parts(spans + _answer_spans(answer) + tip, limit)
+    for number, part in enumerate(answer.parts):
+        # A message asking several questions: each answer under its question.
+        spans += [("\n\n", "")] if number else []
+        spans += [("“" + part.question.strip() + "”", "b"), ("\n", "")]
+        spans += _answer_spans(part)
+    return to_parts(spans, limit)
+
+
+def _answer_spans(answer: Answer) -> list[Span]:
+    """One answer's spans (see `format_answer`)."""
+    if answer.kind != "answer" or not answer.hits:
+        return [(answer.text, "")]
+    spans: list[Span] = []
     if answer.corrections:
         fixed = ", ".join(f"“{corrected}”" for _, corrected in answer.corrections)
         spans += [(texts.DID_YOU_MEAN.format(fixed=fixed), "i"), ("\n", "")]
@@ -171,7 +185,7 @@ def format_answer(answer: Answer, limit: int = MAX_MESSAGE, echo: bool = False) 
         spans.extend(emphasise(quote_body(quote), answer.highlight))
         spans.append(("\n— ", ""))
         spans.append((source_line(quote.hit), "i"))
-    return to_parts(spans, limit)
+    return spans
 
 
 def format_passage(passage: Passage, limit: int = MAX_MESSAGE) -> list[str]:
