@@ -12,6 +12,7 @@ from bot.documents import (
     CorpusFileError,
     Document,
     Section,
+    base,
     corpus_files,
     normalize_text,
     parse_plain_text,
@@ -632,3 +633,14 @@ def test_one_binary_rule_whole_file_and_single_byte_text():
     assert looks_binary(text + b"\x00")  # a NUL anywhere, even after 11 KB
     assert looks_binary(text * 3 + bytes(range(1, 32)) * 300 + text)  # a control-heavy block
     assert not looks_binary(text + b"\x1b[1m bold \x1b[0m")  # a few escapes are text
+
+
+_SPACES = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(" ab\u00e9" + _SPACES)) | st.text())
+def test_collapse_is_split_and_join_whatever_the_whitespace(text):
+    """The shortcut for text with nothing to collapse gives what splitting and joining
+    gives, for every whitespace character Python knows."""
+    assert base._collapse(text) == " ".join(text.split())

@@ -2,17 +2,17 @@
 swapped atomically, and damage is named with the fix (`bot.index.store`, `reader`, `writer`)."""
 
 import json
-import os
-import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import index as index_mod
 from bot.documents import corpus_files, read_document
 from bot.index import store, weighting, writer
 from bot.index.store import BIGRAM_MIN_DF
-from bot.passages import split_documents
+from bot.passages import Passage, split_documents
 
 
 def build(corpus, **kwargs):
@@ -187,26 +187,55 @@ def test_an_index_of_the_previous_format_is_rebuilt_by_the_next_command(small_co
     )
 
 
-def test_the_passages_dictionary_is_the_same_wherever_it_is_trained(monkeypatch):
-    """Trained in a forked process, or here when that process dies or forking is not
-    safe (another thread runs): the same bytes."""
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.text(), st.text())
+def test_a_passage_line_is_the_json_of_its_four_fields(id_, doc, section, text):
+    """Quotes, backslashes, control characters, any script, emoji: json.dumps's bytes."""
+    passage = Passage(id_, doc, section, text, 0)
+    row = {"id": id_, "doc": doc, "section": section, "text": text}
+    try:
+        expected = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 line either way
+        with pytest.raises(UnicodeEncodeError):
+            store.passage_line(passage)
+        return
+    assert store.passage_line(passage) == expected
+    assert json.loads(expected) == row
+
+
+def _varied_passages(name, count):
+    rivers = ("Rhine", "Danube", "Elbe", "Oder", "Vistula", "Loire", "Po", "Tagus")
+    return "\n".join(
+        json.dumps(
+            {
+                "id": f"{name}{i}",
+                "text": f"Station {i} on the {rivers[i % 8]} logged {i * 37 % 101} mm of rain "
+                f"and ozone at {i * 13 % 89} ppb in week {i % 52}; floods {i % 5} times.",
+            }
+        )
+        for i in range(count)
+    )
+
+
+def test_passages_compressed_with_a_trained_dictionary_read_back_exactly(tmp_path, monkeypatch):
+    """The dictionary is trained with fixed parameters: every passage reads back as
+    written, and a rebuild that reuses one file writes the same dictionary and
+    passages.zst, byte for byte, as a full build of the same text."""
     monkeypatch.setattr(store, "_DICTIONARY_MIN_BYTES", 1024)
     monkeypatch.setattr(store, "_DICTIONARY_SIZE", 4096)
-    monkeypatch.setattr(store, "_DICTIONARY_SAMPLES", 50)
-    lines = [
-        f'{{"id":"d#{i}","text":"passage {i} on ozone, rivers and {i * 7 % 13} floods"}}\n'.encode()
-        for i in range(400)
-    ]
-    expected = store.train_on([lines[i] for i in store.dictionary_sample(len(lines))])
-    assert expected
-    assert writer.DictionaryTraining(lines).result() == expected
-    monkeypatch.setattr(writer, "_train_and_send", lambda conn, sample: os._exit(3))
-    assert writer.DictionaryTraining(lines).result() == expected
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert writer.DictionaryTraining(lines).result() == expected
-    finally:
-        stop.set()
-        other.join()
+    monkeypatch.setattr(store, "_DICTIONARY_SAMPLES", 100)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text(_varied_passages("a", 300), encoding="utf-8")
+    (corpus / "b.jsonl").write_text(_varied_passages("b", 200), encoding="utf-8")
+    index_mod.build(corpus, tmp_path / "index")
+    (corpus / "b.jsonl").write_text(_varied_passages("c", 250), encoding="utf-8")
+    assert index_mod.build(corpus, tmp_path / "index").reused == 1
+    index_mod.build(corpus, tmp_path / "full", full=True)
+    left, right = (index_mod.current_build(tmp_path / name) for name in ("index", "full"))
+    assert (left / store.PASSAGE_DICTIONARY).read_bytes()
+    for name in (store.PASSAGE_DICTIONARY, store.PASSAGES, "passages.offsets.npy"):
+        assert (left / name).read_bytes() == (right / name).read_bytes(), name
+    documents = [d for p in corpus_files(corpus) for d in read_document(p, p.name)]
+    expected = [p.text for p in split_documents(documents)]
+    assert [p.text for p in index_mod.load(tmp_path / "index").passages] == expected

@@ -84,8 +84,8 @@ def test_counts_in_pieces_equal_the_analyzer_text_by_text(texts, cut, min_df):
         got = []
         for row in range(len(texts)):
             start, end = counts.indptr[row], counts.indptr[row + 1]
-            assert list(counts.indices[start:end]) == sorted(counts.indices[start:end])
             columns, numbers = counts.indices[start:end], counts.data[start:end]
+            assert len(set(columns.tolist())) == len(columns)  # each term once, any order
             got.append({terms[c]: int(n) for c, n in zip(columns, numbers, strict=True)})
         assert got == expected
         assert set(terms) == {t for row in expected for t in row}

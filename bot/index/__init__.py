@@ -9,6 +9,7 @@ One job a module:
 ``parts``      one corpus file's share of the index: read anew or reused
 ``builder``    `build`: plan, read, assemble into a `Collection`, weight, write;
                `build_with(settings)`, the way front ends call it
+``summary``    a build's manifest and its `BuildReport` (the one-line summary)
 ``stream``     a build of more text than fits in memory: parts spilled and merged
 ``lock``       one build of an index folder at a time
 ``stale``      does the index still match the corpus?
@@ -29,12 +30,13 @@ from bot.index.stale import scan_corpus, stale_reason
 from bot.index.store import CURRENT, FORMAT_VERSION, Index, SparseArrays, StringTable
 
 if TYPE_CHECKING:
-    from bot.index.builder import BuildReport, build, build_with
+    from bot.index.builder import build, build_with
+    from bot.index.summary import BuildReport
     from bot.index.weighting import analyze_passages, bm25_weights
 
 # Name -> module, for the names imported on first use.
 _LAZY = {
-    "BuildReport": "bot.index.builder",
+    "BuildReport": "bot.index.summary",
     "build": "bot.index.builder",
     "build_with": "bot.index.builder",
     "analyze_passages": "bot.index.weighting",

@@ -21,27 +21,32 @@ import contextlib
 import heapq
 import itertools
 import logging
-import platform
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import bot.index.parts as file_parts
 from bot.index.errors import REBUILD, EmptyCorpus, IndexNotFound, IndexProblem
 from bot.index.lock import build_lock
-from bot.index.parts import FilePart, merge_vocabularies, read_parts, reuse_part, stack_counts
+from bot.index.parts import (
+    FilePart,
+    merge_vocabularies,
+    paused_gc,
+    read_parts,
+    reuse_part,
+    stack_counts,
+)
 from bot.index.reader import current_build, load, read_manifest
 from bot.index.stale import FileInfo, file_info, scan_corpus, unchanged
-from bot.index.store import ANALYZER, FORMAT_VERSION, Index, StringTable, term_hashes
+from bot.index.store import ANALYZER, Index, StringTable, term_hashes
+from bot.index.summary import BuildReport, build_manifest
 from bot.index.weighting import bm25_weights
 from bot.index.workers import ReadTimedOut
-from bot.index.writer import Collection, DictionaryTraining, publish, write
+from bot.index.writer import Collection, publish, write
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -53,63 +58,6 @@ ProgressCallback = Callable[[int, int, int], None]
 # A full build of this much text or more streams (see `bot.index.stream`): 1M passages
 # of benchmark text are 0.6 GB and took 6.5 GB in memory.
 STREAM_BYTES = 1024 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What a build did, for the one-line summary.
-
-    `skipped` names every file left out; `timed_out` those of them left out because
-    reading them took longer than `budget` seconds (BOT_FILE_TIMEOUT) rather than
-    because they are unreadable.
-    """
-
-    files: int
-    passages: int
-    terms: int
-    seconds: float
-    skipped: tuple[str, ...]
-    timed_out: tuple[str, ...] = ()
-    budget: float | None = None
-    added: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    previous_passages: int = 0
-    reused: int = 0
-    build: str = ""
-
-    def summary(self) -> str:
-        """One line for the terminal, e.g. "Indexed 23 passages from 1 file in 0.04 s".
-
-        After a previous build it also says what changed: "(1 changed: a.txt, 0 added,
-        0 removed; 23 -> 25 passages; 1 reused)", naming up to three files of each kind.
-        """
-        files = f"{self.files} file" + ("" if self.files == 1 else "s")
-        line = f"Indexed {self.passages} passages from {files} in {self.seconds:.2f} s"
-        notes = []
-        if self.previous_passages:
-            kinds = (("changed", self.changed), ("added", self.added), ("removed", self.removed))
-            notes.append(
-                ", ".join(f"{len(names)} {kind}{_names(names)}" for kind, names in kinds)
-                + f"; {self.previous_passages} -> {self.passages} passages; {self.reused} reused"
-            )
-        unreadable = [name for name in self.skipped if name not in self.timed_out]
-        if unreadable:
-            notes.append(f"skipped {len(unreadable)} unreadable: {', '.join(unreadable)}")
-        if self.timed_out:
-            notes.append(
-                f"skipped {len(self.timed_out)} over the {self.budget or 0:g} s time budget: "
-                + ", ".join(self.timed_out)
-            )
-        return line + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def _names(names: tuple[str, ...], most: int = 10) -> str:
-    """The names of changed files for the one-line summary; past `most`, how many more."""
-    if not names:
-        return ""
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return f": {', '.join(names[:most])}{more}"
 
 
 def build(
@@ -157,13 +105,14 @@ def build(
             )
         else:
             parts, skipped, timed_out = _read(plan, progress, workers, budget)
-            collection = assemble(parts, plan.previous)
-            _check_has_text(corpus_dir, collection, skipped)
-            weighted = bm25_weights(collection.counts, collection.terms, k1, b)
-            files = [(part.info, len(part.lines)) for part in parts]
-            passages, terms = len(collection.lines), len(collection.terms)
-            manifest = _manifest(files, skipped, timed_out, budget, passages, terms, k1, b)
-            build_dir = write(index_dir, manifest, collection, weighted)
+            with paused_gc():  # our own lists and arrays, no cycles (as in reading)
+                collection = assemble(parts, plan.previous)
+                _check_has_text(corpus_dir, collection, skipped)
+                weighted = bm25_weights(collection.counts, collection.terms, k1, b)
+                files = [(part.info, len(part.lines)) for part in parts]
+                passages, terms = len(collection.lines), len(collection.terms)
+                manifest = build_manifest(files, skipped, timed_out, budget, passages, terms, k1, b)
+                build_dir = write(index_dir, manifest, collection, weighted)
     hashes = {info.path: info.sha256 for info, _ in files}
     old = {f["path"]: f["sha256"] for f in before.get("files", [])}
     return BuildReport(
@@ -221,7 +170,8 @@ def _build_streaming(
             raise _no_terms(corpus_dir)
         outcome.update(files=writer.files, passages=writer.passages, terms=terms)
         outcome.update(skipped=skipped, timed_out=timed_out)
-        return _manifest(writer.files, skipped, timed_out, budget, writer.passages, terms, k1, b)
+        passages = writer.passages
+        return build_manifest(writer.files, skipped, timed_out, budget, passages, terms, k1, b)
 
     build_dir = publish(index_dir, fill)
     return (
@@ -466,8 +416,6 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
     word counts are the previous index's, less the files not reused, plus those read.
     """
     lines = [line for part in parts for line in part.lines]
-    dictionary = DictionaryTraining(lines)  # in another process, while the rest is done
-    parts = [file_parts.completed(part) for part in parts]
     keys = [_PREVIOUS if part.reused else number for number, part in enumerate(parts)]
     groups: dict[int, tuple[list[str], np.ndarray, list[np.ndarray]]] = {}
     for key, part in zip(keys, parts, strict=True):
@@ -486,7 +434,6 @@ def assemble(parts: list[FilePart], previous: Index | None = None) -> Collection
         id_hashes=ids.astype(np.uint64),
         words=_words(parts, previous),
         file_words_lines=[part.words_line for part in parts],
-        dictionary=dictionary,
     )
 
 
@@ -515,10 +462,9 @@ def _words(parts: list[FilePart], previous: Index | None) -> Counter[str]:
 def _hashes(part: FilePart, previous: Index | None) -> np.ndarray:
     """`term_hash` of each of a part's terms.
 
-    A part read anew was hashed as it was read, except the last file read in pieces
-    (`parts._join`): hashed here, while the passages' dictionary trains. A reused part's terms
-    are the previous index's, whose table holds their hashes: on a rebuild only new
-    terms are hashed.
+    A part read anew was hashed as it was read. A reused part's terms are the
+    previous index's, whose table holds their hashes: on a rebuild only new terms are
+    hashed.
     """
     if part.term_hashes is not None:
         return part.term_hashes
@@ -554,46 +500,3 @@ def _no_terms(corpus_dir: Path) -> EmptyCorpus:
     return EmptyCorpus(
         f"No words to index in {corpus_dir}: its text holds only stop words, numbers or symbols"
     )
-
-
-def _manifest(
-    files: list[tuple[FileInfo, int]],
-    skipped: list[FileInfo],
-    timed_out: tuple[str, ...],
-    budget: float | None,
-    passages: int,
-    terms: int,
-    k1: float,
-    b: float,
-) -> dict[str, Any]:
-    """The manifest.json of a build: format, analyzer, scoring, files, counts, time.
-
-    `files` are the indexed files with their passage counts, in corpus order.
-    """
-    entries = []
-    position = 0
-    for info, count in files:
-        entries.append({**vars(info), "passages": [position, position + count]})
-        position += count
-    skipped_entries = [vars(info) for info in skipped]
-    for entry in skipped_entries:
-        if entry["path"] in timed_out:
-            entry["timed_out"] = budget  # not read again until it changes
-    return {
-        "format_version": FORMAT_VERSION,
-        "analyzer": ANALYZER,
-        "scoring": {"k1": k1, "b": b},
-        "libraries": _library_versions(),
-        "files": entries,
-        "skipped": skipped_entries,
-        "passages": passages,
-        "terms": terms,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("numpy", "scipy", "PyStemmer", "rapidfuzz"):
-        versions[package] = metadata.version(package)
-    return versions

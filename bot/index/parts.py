@@ -85,10 +85,7 @@ class FilePart:
         reused: True when the part was cut out of the previous index rather than read.
         term_hashes: `term_hash` of each of `terms`, hashed where the part was read
             (in a worker, in parallel); None for a reused part, whose terms are the
-            previous index's, hashed once for all of them, and for the last file
-            read if it was read in pieces (see `_join`).
-        pending: The counts of a file's pieces, not yet joined: until `completed`,
-            `counts`, `terms`, `words` and `words_line` are empty (see `_join`).
+            previous index's, hashed once for all of them.
     """
 
     info: FileInfo
@@ -100,19 +97,6 @@ class FilePart:
     words_line: bytes
     reused: bool = False
     term_hashes: np.ndarray | None = None
-    pending: tuple[RawCounts, ...] = ()
-
-
-def completed(part: FilePart) -> FilePart:
-    """The part with its pieces' counts joined, if they were left for later (`_join`)."""
-    if not part.pending:
-        return part
-    # Bigrams pruned per file, as one read prunes them.
-    counts, terms, words = merge_counts(list(part.pending), BIGRAM_MIN_DF)
-    line = file_words_to_line(words)
-    return dataclasses.replace(
-        part, counts=counts, terms=terms, words=words, words_line=line, pending=()
-    )
 
 
 # A file still changing after this many reads is indexed as last read and marked
@@ -260,7 +244,7 @@ def read_parts(
             yield results[0]
             continue
         path, name = files[i]
-        joined = _join(path, name, stamps[i], results, last=i == len(files) - 1)
+        joined = _join(path, name, stamps[i], results)
         if joined is None:  # the pieces do not read as the whole file: read it whole
             whole = read_in_workers([(path, name)], [budget is not None], _read_task, budget, 1)
             joined = next(whole)
@@ -349,7 +333,7 @@ def _read_range(path: Path, name: str, start: int, end: int) -> _Piece:
 
 
 def _join(
-    path: Path, name: str, before: os.stat_result, results: list[Any], last: bool = False
+    path: Path, name: str, before: os.stat_result, results: list[Any]
 ) -> FilePart | Exception | None:
     """The part of a file read in pieces, as one read of the whole file gives it.
 
@@ -358,11 +342,6 @@ def _join(
     (see `read_jsonl_piece`), a document id repeats across pieces, the file holds no
     valid line, or it changed while it was read (`before` is its status before any
     piece was read; the stamp is then not sure to describe the text read).
-
-    The counts are joined and the terms hashed here while the workers read on, but
-    not for the `last` file read: its lines complete the collection, so the build
-    starts the passages' zstd dictionary (`writer.DictionaryTraining`), then joins
-    (`completed`) and hashes it meanwhile (`builder.assemble`).
     """
     stamp, pieces = results[0], results[1:]
     failed = [r for r in results if isinstance(r, Exception)]
@@ -387,13 +366,21 @@ def _join(
     lines = [line for piece in pieces for line in piece.lines]
     if not lines:
         log.warning("%s holds no text", name)
-    id_hashes = np.concatenate([piece.id_hashes for piece in pieces])
-    raw = tuple(piece.counts for piece in pieces if piece.counts is not None)
-    part = FilePart(stamp, lines, sp.csr_matrix((0, 0)), [], {}, id_hashes, b"", pending=raw)
-    if last:
-        return part
-    part = completed(part)
-    return dataclasses.replace(part, term_hashes=term_hashes(part.terms))
+    # Bigrams pruned per file, as one read prunes them. The collector is paused as
+    # while reading: it spent 0.035 s at 10k passages, 0.07 s at 100k, finding nothing.
+    raw = [piece.counts for piece in pieces if piece.counts is not None]
+    with paused_gc():
+        counts, terms, words = merge_counts(raw, BIGRAM_MIN_DF)
+        return FilePart(
+            stamp,
+            lines,
+            counts,
+            terms,
+            words,
+            np.concatenate([piece.id_hashes for piece in pieces]),
+            file_words_to_line(words),
+            term_hashes=term_hashes(terms),
+        )
 
 
 def merge_vocabularies(

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from bot.index.parts import FilePart, completed
+from bot.index.parts import FilePart
 from bot.index.stale import FileInfo
 from bot.index.store import (
     PASSAGE_DICTIONARY,
@@ -93,7 +93,6 @@ class StreamWriter:
 
     def add(self, part: FilePart) -> None:
         """Writes one file's passages and counts out; keeps a few numbers per passage."""
-        part = completed(part)
         counts, terms, hashes = self._used(part)
         words = json.loads(part.words_line) if part.reused else part.words
         lines = part.lines
@@ -205,7 +204,7 @@ class StreamWriter:
         """passages.zst, its dictionary and offsets, from the spilled lines: two passes.
 
         The first reads the dictionary's sample (the same lines an in-memory build
-        picks, `writer.DictionaryTraining`), the second compresses every line with it, as
+        picks, `writer._write_files`), the second compresses every line with it, as
         `store.write_lines` does.
         """
         lengths = _concat(self._line_lengths, np.int64)

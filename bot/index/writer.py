@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +28,6 @@ from bot.index.store import (
     train_on,
     write_lines,
 )
-from bot.index.workers import worker_context
 
 if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-0.35 s
     import scipy.sparse as sp
@@ -55,7 +50,6 @@ class Collection:
         id_hashes: `term_hash` of each passage's id.
         words: Surface word counts of the whole corpus, sorted by word.
         file_words_lines: Each corpus file's line of filewords.zst, in manifest order.
-        dictionary: passages.zst's dictionary, trained from when the collection is made.
     """
 
     lines: list[bytes]
@@ -65,59 +59,6 @@ class Collection:
     id_hashes: np.ndarray
     words: Mapping[str, int]
     file_words_lines: list[bytes]
-    dictionary: DictionaryTraining
-
-
-class DictionaryTraining:
-    """The zstd dictionary of some passage lines (`store.train_on`), trained meanwhile.
-
-    Training takes 0.2-0.4 s at any size (it samples 5,000 passages) and holds the
-    interpreter lock throughout, so a thread would not run beside the build: a forked
-    process trains it (it has the lines already; nothing is copied over) while the
-    build hashes, weights and writes. Where forking is not safe (other threads run)
-    or the process fails, it is trained here when asked for: the same bytes.
-    """
-
-    def __init__(self, lines: list[bytes]) -> None:
-        self._sample = [lines[i] for i in dictionary_sample(len(lines))]
-        self._process: BaseProcess | None = None
-        context = worker_context()
-        if context.get_start_method() != "fork" or not self._sample:
-            return
-        ours, theirs = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_train_and_send, args=(theirs, self._sample), name="bot-zstd", daemon=True
-        )
-        self._process.start()
-        theirs.close()
-        self._conn = ours
-        # A build that fails before it writes leaves no process behind.
-        self._end = weakref.finalize(self, _end, self._process, self._conn)
-
-    def result(self) -> bytes:
-        """The dictionary (b"" for too little text); waits for the training to end."""
-        if self._process is not None:
-            try:
-                trained = self._conn.recv()
-            except (EOFError, OSError):
-                trained = None  # the process died: train here
-            self._end()
-            self._process = None
-            if isinstance(trained, bytes):
-                return trained
-        return train_on(self._sample)
-
-
-def _train_and_send(conn: Connection, sample: list[bytes]) -> None:
-    conn.send(train_on(sample))
-    conn.close()
-
-
-def _end(process: BaseProcess, conn: Connection) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        process.kill()
-        process.join()
-    conn.close()
 
 
 def write(
@@ -187,9 +128,12 @@ def _write_files(folder: Path, collection: Collection, weighted: Weights) -> Non
     np.save(folder / "postings.data.npy", postings.data)
     np.save(folder / "postings.indices.npy", postings.indices.astype(np.int32, copy=False))
     np.save(folder / "postings.indptr.npy", postings.indptr.astype(np.int64, copy=False))
-    dictionary = collection.dictionary.result()  # last: trained meanwhile
+    # Trained here: 0.05 s with its parameters fixed (`store.train_on`); a forked
+    # process to train it beside the rest cost more CPU than it saved.
+    lines = collection.lines
+    dictionary = train_on([lines[i] for i in dictionary_sample(len(lines))])
     (folder / PASSAGE_DICTIONARY).write_bytes(dictionary)
-    write_lines(folder / PASSAGES, folder / "passages.offsets.npy", collection.lines, dictionary)
+    write_lines(folder / PASSAGES, folder / "passages.offsets.npy", lines, dictionary)
 
 
 def write_words(folder: Path, words: Mapping[str, int]) -> None:
