@@ -506,7 +506,10 @@ def split(text: str) -> tuple[str, ...]:
         carried = ""
     if not questions or len(questions) > MAX_QUESTIONS:
         return (text,)
-    return tuple(questions)
+    if len(questions) == 1:
+        return (questions[0],)
+    # Each heads its own reply: "hi, what is PESCO" and "and when did ..." read as asked.
+    return tuple(_OPENER.sub("", q) or q for q in questions)
 
 
 def _asks_itself(piece: str) -> bool:

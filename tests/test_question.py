@@ -244,6 +244,7 @@ def test_any_text_is_read_without_error(text):
             ("what is PESCO", "when did Russia invade Ukraine?"),
         ),
         ("What is PESCO? Who leads ENISA?", ("What is PESCO?", "Who leads ENISA?")),
+        ("hi, what is PESCO? and who leads ENISA", ("what is PESCO?", "who leads ENISA")),
         ("what's PESCO; who leads ENISA", ("what's PESCO", "who leads ENISA")),
         ("What is PESCO? When was it set up?", ("What is PESCO? When was it set up?",)),
         ("what is the act and when does it apply", ("what is the act and when does it apply",)),

@@ -268,7 +268,7 @@ def test_two_questions_in_one_message_get_both_answers(fake: FakeTelegram, bot: 
     first, second = reply["text"].split("\n\n“")
     assert first.startswith("“What is PESCO?”\n")
     assert "Permanent Structured Cooperation" in first and "›" in first
-    assert second.startswith("And what is the EU's fishing policy?”\nI could not find this")
+    assert second.startswith("what is the EU's fishing policy?”\nI could not find this")
     assert "<b>“What is PESCO?”</b>" in html_of(fake, reply)
 
 
