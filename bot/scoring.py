@@ -119,13 +119,10 @@ def warm_up() -> None:
 # another thread costs tens of microseconds when a CPU is idle, and far more when other
 # processes hold the CPUs (waking the helper, then waiting for it): at a million
 # passages with the 2-CPU machine's load average near 3, splitting questions of 100,000
-# postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms). So
-# questions are split only while the load average leaves a CPU free (`_cpu_free`), and
-# then from 100,000 postings: with the pruning loop, at load average 0.5-1.1, each of the
-# 1,000 benchmark questions' best of 3, p99 1.41-1.57 ms from 100,000, 1.51-1.57 from
-# 150,000, 1.56-1.69 from 250,000, 1.78-1.84 from 400,000 and 1.84 never, against
-# bm25s-numba's 1.38-1.48 (p50 0.81-0.87 ms whatever the threshold).
-SPLIT_POSTINGS = 100_000
+# postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms), 400,000
+# and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
+# while the load average leaves a CPU free (`_cpu_free`).
+SPLIT_POSTINGS = 400_000
 _CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
 
 
