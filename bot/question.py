@@ -217,12 +217,12 @@ _WRAPPER = re.compile(
 _CLOSER_ENDS: tuple[str, ...] = ("please", "pls", "plz", "thanks", "thank you", "thx", "ty")
 _CLOSER_ENDS += ("tia", "cheers", "advance")
 _CLOSER_MARKS = " \t\n.,!?:;)(-"
-_WHETHER = re.compile(r"^(?:if|whether)\b\s*", re.I)
 _CLOSER = re.compile(
     r"(?:[\s,.!-]*\b(?:please|pls|plz|thanks|thank\s+you|thx|ty|tia|cheers"
     r"|thanks\s+in\s+advance|in\s+advance)\b[\s.!]*)+\W*$",
     re.I,
 )
+_WHETHER = re.compile(r"^(?:if|whether)\b\s*", re.I)  # "tell me if ...": a yes/no question
 
 
 def _without_closer(text: str) -> str:
@@ -260,10 +260,11 @@ def _unwrapped(text: str) -> tuple[str, bool]:
 # Left as typed, it was searched as a word no passage holds and the question lost its
 # kind.
 _QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
-_AUXILIARY = frozenset(
+# The verbs a question puts after its question word, and the words of "what time",
+# "how many", "what kind".
+_AFTER_QUESTION_WORD = frozenset(
     ["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would"]
     + ["should", "shall", "may", "must", "has", "have", "had"]
-    # and the words that follow a question word in "what time", "how many", "what kind"
     + ["time", "year", "date", "day", "month", "kind", "sort", "type", "many", "much"]
     + ["long", "often", "far", "old"]
 )
@@ -281,7 +282,7 @@ def _question_word_repaired(text: str) -> str:
     close = [q for q in _QUESTION_WORDS if OSA.distance(word, q, score_cutoff=1) <= 1]
     if len(close) > 1:  # "wher": "where" cut short rather than "when" mistyped
         close = [q for q in close if q.startswith(word)]
-    if len(close) != 1 or (wordlist.is_common(word) and following not in _AUXILIARY):
+    if len(close) != 1 or (wordlist.is_common(word) and following not in _AFTER_QUESTION_WORD):
         return text
     return text[: m.start(2)] + close[0] + text[m.end(2) :]
 
