@@ -140,8 +140,8 @@ def joined(question: str, answers: Sequence[Answer]) -> Answer:
 
     It is an answer when any part is answered. Its confidence is the least of the
     answered parts' (each must be right for the reply to be), or with none answered the
-    most that any abstained part's best candidate had. Sources list the answered parts'
-    passages first.
+    most that any abstained part's best candidate had. Sources list the passages quoted
+    first (see `Answer.shown`).
     """
     answered = [a for a in answers if a.answered]
     text = "\n\n".join(f"“{a.question.strip()}”\n{a.text}" for a in answers)

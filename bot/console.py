@@ -200,7 +200,7 @@ class Console:
         except IndexProblem as exc:  # the index was damaged under us: say what to do
             return f"Error: {exc}"
         self._last, self._shown = answer, answer.shown
-        if answer.answered and len(answer.hits) > 1 and self.interactive:
+        if answer.answered and len(answer.hits) > answer.shown and self.interactive:
             return answer.text + "\n(:more for other results)"
         if invites_tip(answer) and self.interactive:
             return answer.text + " " + TIP

@@ -37,6 +37,16 @@ def test_more_after_two_questions_skips_the_passages_already_quoted(shipped_engi
     assert len(quoted) == 2 and not any(text in more for text in quoted)
 
 
+def test_more_is_offered_only_when_there_are_passages_not_quoted(shipped_engine):
+    console = Console(shipped_engine, io.StringIO(), io.StringIO())
+    console.interactive = True  # as on a terminal
+    both = console.handle("what is PESCO and when did Russia invade Ukraine?")
+    assert len(console._last.hits) == console._last.shown == 2  # both passages quoted
+    assert ":more" not in both
+    assert console.handle(":more") == "No more results."
+    assert "(:more for other results)" in console.handle("cyber resilience")
+
+
 def test_more_before_any_question_explains_itself(shipped_engine):
     assert "Ask a question first" in Console(shipped_engine, io.StringIO(), io.StringIO()).handle(
         ":more"

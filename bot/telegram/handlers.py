@@ -139,7 +139,7 @@ async def answer_question(
         key = memory.remember(answer)
         markup = keyboard(
             key,
-            more=len(answer.hits) > (1 if answer.kind == "answer" else 0),
+            more=len(answer.hits) > answer.shown,
             source=answer.kind == "answer",
             feedback=answer.kind in ("answer", "abstain"),
         )
