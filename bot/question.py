@@ -214,22 +214,35 @@ _WRAPPER = re.compile(
     r"|(?:please\s+|pls\s+|plz\s+)?(?:tell|show)\s+me|let\s+me\s+know)\b[\s,:]*",
     re.I,
 )
-_CLOSER_ENDS: tuple[str, ...] = ("please", "pls", "plz", "thanks", "thank you", "thx", "ty")
-_CLOSER_ENDS += ("tia", "cheers", "advance")
-_CLOSER_MARKS = " \t\n.,!?:;)(-"
+_CLOSINGS: tuple[str, ...] = (
+    "please",
+    "pls",
+    "plz",
+    "thanks",
+    "thank you",
+    "thx",
+    "ty",
+    "tia",
+    "cheers",
+)
+_CLOSINGS += ("thanks in advance", "in advance")
 _CLOSER = re.compile(
-    r"(?:[\s,.!-]*\b(?:please|pls|plz|thanks|thank\s+you|thx|ty|tia|cheers"
-    r"|thanks\s+in\s+advance|in\s+advance)\b[\s.!]*)+\W*$",
+    r"(?:[\s,.!-]*\b(?:"
+    + "|".join(c.replace(" ", r"\s+") for c in _CLOSINGS)
+    + r")\b[\s.!]*)+\W*$",
     re.I,
 )
+_CLOSER_ENDS = tuple(sorted({c.split()[-1] for c in _CLOSINGS}))  # a closing's last word
+_CLOSER_MARKS = " \t\n.,!?:;)(-"
 _WHETHER = re.compile(r"^(?:if|whether)\b\s*", re.I)  # "tell me if ...": a yes/no question
 
 
 def _without_closer(text: str) -> str:
     """The text without its closing courtesy (`_CLOSER`).
 
-    Its last word is looked at first: `re` tries an end-anchored pattern at every
-    position, which cost more than the rest of reading the question.
+    Its last word is looked at first (the pattern is tried only when it ends a closing):
+    `re` tries an end-anchored pattern at every position, which cost more than the rest
+    of reading the question.
     """
     if not text.rstrip(_CLOSER_MARKS).casefold().endswith(_CLOSER_ENDS):
         return text
@@ -260,11 +273,24 @@ def _unwrapped(text: str) -> tuple[str, bool]:
 # Left as typed, it was searched as a word no passage holds and the question lost its
 # kind.
 _QUESTION_WORDS = ("what", "when", "where", "which", "who", "whose", "why", "how")
+# The verbs that open a yes/no question ("Is ...", "Can ...", "Must ...").
+_AUXILIARIES: tuple[str, ...] = (
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+)
+_AUXILIARIES += ("would", "should", "has", "have", "had", "may", "must")
 # The verbs a question puts after its question word, and the words of "what time",
 # "how many", "what kind".
 _AFTER_QUESTION_WORD = frozenset(
-    ["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would"]
-    + ["should", "shall", "may", "must", "has", "have", "had"]
+    [*_AUXILIARIES, "shall"]
     + ["time", "year", "date", "day", "month", "kind", "sort", "type", "many", "much"]
     + ["long", "often", "far", "old"]
 )
@@ -324,7 +350,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "yes_no",
         re.compile(
-            r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
+            r"^\s*(?:" + "|".join(_AUXILIARIES) + r")\b",
             re.I,
         ),
     ),
@@ -453,18 +479,15 @@ def _small_talk(words: list[str]) -> str | None:
 # part of the question before them), and only after a question of three words or more
 # that opens with a question word or verb ("Which tools and which partners ..." is one).
 _MARK = re.compile(r"(?<=\?)\s+(?=\W*[^\W\d_])")
+_WH = "|".join((*_QUESTION_WORDS, "whom"))
 _JOIN = re.compile(
     r"(?:[,;]\s*(?:and\s+|also\s+|but\s+)?|\s(?:and|also|but)\s+)"
-    r"(?=(?:what|when|where|who|whom|whose|why|how|which)\s+"
+    r"(?=(?:" + _WH + r")\s+"
     r"(?!(?:it|its|they|their|he|his|she|her|we|our|you|your|i|my|the|a|an|this|that|these"
     r"|those)\b)\w)",
     re.I,
 )
-_ASKS = re.compile(
-    r"^\W*(?:what|when|where|who|whom|whose|why|how|which|is|are|was|were|do|does|did|can"
-    r"|could|will|would|should|has|have|had|may|must)\b",
-    re.I,
-)
+_ASKS = re.compile(r"^\W*(?:" + _WH + "|" + "|".join(_AUXILIARIES) + r")\b", re.I)
 # A piece that names its topic by a pronoun ("... and when does it apply", "What is
 # PESCO? When was it set up?") is not a question of its own: alone, "it" finds nothing.
 _ANAPHOR = frozenset(
