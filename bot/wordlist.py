@@ -6,6 +6,11 @@ are read once, lazily, by the first question answered (0.18 s, 160,572 words), a
 serve two ends: a common word is not "repaired" into a different corpus word, and the
 answer/abstain decision weighs the question's words by how specific they are in
 general English (`specificity`), a measure that holds on any corpus.
+
+The dictionary spells American English. A British spelling it lacks ("neighbouring",
+"organisations", "defence") is looked up as its American one (`american`): read as it
+was, it looked like a name, the most specific of words, to the decision, and as no
+common word to the typo repair.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ COMMON_COUNT = 500
 # repair worth making even though "defense" is a common word.
 _SPELLINGS = (
     (re.compile(r"ence$"), "ense"),
-    (re.compile(r"our(s?)$"), r"or\1"),
+    (
+        re.compile(r"our(s|ed|ing|ite|ites|hood|hoods|ful|able|ably|er|ers|less|ist|ists)?$"),
+        r"or\1",
+    ),
     (re.compile(r"is(e|ed|es|ing|ation|ations)$"), r"iz\1"),
     (re.compile(r"ys(e|ed|es|ing)$"), r"yz\1"),
     (re.compile(r"tre(s?)$"), r"ter\1"),
@@ -70,12 +78,20 @@ def specificity(word: str) -> float:
     total = _total()
     if total <= 1:
         return 1.0
-    return math.log(total / (_counts().get(word, 0) + 1)) / math.log(total)
+    return math.log(total / (_count(word) + 1)) / math.log(total)
+
+
+def _count(word: str) -> int:
+    """A word's count, under its American spelling if the dictionary lacks it as written."""
+    counts = _counts()
+    found = counts.get(word)
+    return counts.get(american(word), 0) if found is None else found
 
 
 def is_common(word: str) -> bool:
-    """Whether a lower-case word is a common English word."""
-    return word in common_words()
+    """Whether a lower-case word is a common English word, in either spelling."""
+    common = common_words()
+    return word in common or (bool(word) and american(word) in common)
 
 
 def american(word: str) -> str:

@@ -240,6 +240,26 @@ def test_general_english_words_are_less_specific_than_rare_ones_and_names():
     assert all(0.0 <= specificity(w) <= 1.0 for w in ("the", "cup", "2022", "zzzzqx"))
 
 
+@pytest.mark.parametrize(
+    ("british", "american"),
+    [
+        ("neighbouring", "neighboring"),
+        ("organisations", "organizations"),
+        ("defence", "defense"),
+        ("favourite", "favorite"),
+        ("programme", "program"),
+        ("labour", "labor"),
+    ],
+)
+def test_a_british_spelling_is_an_english_word_not_a_name(british, american):
+    # The dictionary spells American English: read as written, "neighbouring" was as
+    # specific as "PESCO" to the decision and no common word to the typo repair.
+    from bot.wordlist import is_common, specificity
+
+    assert specificity(british) == specificity(american) < 1.0
+    assert is_common(british)
+
+
 def test_a_specific_word_the_corpus_lacks_is_measured_as_absent(shipped_engine):
     retriever = shipped_engine.retriever
 

@@ -64,6 +64,16 @@ def test_american_spelling_finds_the_british_word_as_itself(retriever):
     assert any("Cyber Defence Policy" in h.passage.text for h in result.hits)
 
 
+def test_a_common_british_word_is_not_repaired_into_another_word(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "office.txt").write_text("Office humour is welcome at the Friday drinks.")
+    index_mod.build(corpus, tmp_path / "index")
+    result = Retriever(index_mod.load(tmp_path / "index")).search("any rumour about the drinks")
+    assert result.corrections == ()  # no "Did you mean humour?"
+    assert result.unknown == ("rumour",)
+
+
 def test_a_spelling_wordnet_lacks_is_matched_without_a_did_you_mean(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
