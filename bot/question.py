@@ -314,12 +314,13 @@ def _question_word_repaired(text: str) -> str:
 
 
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
-# before "how", "what year" before "what".
+# before "how", "what year" before "what". "Which countries ..." asks for places as
+# "which country ..." does: the plurals count.
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "when",
         re.compile(
-            r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b"
+            r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)s?\b"
             r"|\b(?:deadline|due\s+date|closing\s+date|cut-?off\s+date)s?\b",
             re.I,
         ),
@@ -341,11 +342,18 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "who",
         re.compile(
-            r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:person|organi[sz]ation|agency|body|company)\b",
+            r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:persons?|people|organi[sz]ations?"
+            r"|agency|agencies|body|bodies|company|companies)\b",
             re.I,
         ),
     ),
-    ("where", re.compile(r"^\s*where\b|\b(?:what|which)\s+(?:country|city|place|region)\b", re.I)),
+    (
+        "where",
+        re.compile(
+            r"^\s*where\b|\b(?:what|which)\s+(?:country|countries|city|cities|places?|regions?)\b",
+            re.I,
+        ),
+    ),
     ("why", re.compile(r"^\s*why\b", re.I)),
     (
         "yes_no",

@@ -20,6 +20,12 @@ from bot.question import parse, split
         ("how long was i love lucy on the air", "how_much"),
         ("Who leads ENISA?", "who"),
         ("Where is the agency located?", "where"),
+        # A plural asks for the same kind as its singular.
+        ("Which regions have EU cyber projects?", "where"),
+        ("which countries take part", "where"),
+        ("Which organisations run the dialogues?", "who"),
+        ("What companies does the EU work with?", "who"),
+        ("Which days must we come in?", "when"),
         ("Why is cybersecurity essential?", "why"),
         ("Can the EU impose sanctions?", "yes_no"),
         ("How does the EU help partners?", "how"),
