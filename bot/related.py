@@ -14,6 +14,13 @@ stems) is derived once from WordNet's database files by `python -m bot.related W
 with the package under WordNet's licence (`related-LICENSE.txt`), so nothing is
 downloaded at run time. It is read on the first question that has a word the corpus
 lacks (about 25 ms), never for a question in the corpus's own words.
+
+Well-known acronyms are related words of their own kind: "UN" asked, "United Nations"
+written; "AI", "artificial intelligence". WordNet puts an acronym and its long form in
+one synset; the pairs whose long form's initials spell the acronym are kept in
+`acronyms.tsv.gz` (an acronym, then its long forms, most frequent sense first), derived
+by the same command. The retriever searches a long form's words in place of an acronym
+the corpus lacks (`long_forms`).
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from bot import analysis
+from bot import acronyms, analysis
 
 FILENAME = "related.tsv.gz"
+ACRONYMS = "acronyms.tsv.gz"
 # Senses per word whose synonyms count: WordNet lists a word's senses most frequent
 # first, and past the third they drift ("help" -> "portion", "serving").
 SENSES = 3
@@ -57,6 +65,22 @@ def _table() -> dict[str, str]:
 def related(stem: str) -> tuple[str, ...]:
     """Stems of words related to a stemmed word (synonyms and derived forms), maybe none."""
     return tuple(_table().get(stem, "").split())
+
+
+@lru_cache(maxsize=1)
+def _acronyms() -> dict[str, tuple[str, ...]]:
+    """The shipped acronym table, read once; empty if it is missing."""
+    try:
+        data = resources.files("bot").joinpath(ACRONYMS).read_bytes()
+    except FileNotFoundError:
+        return {}
+    lines = gzip.decompress(data).decode("utf-8").splitlines()
+    return {acronym: tuple(forms) for acronym, *forms in (line.split("\t") for line in lines)}
+
+
+def long_forms(acronym: str) -> tuple[str, ...]:
+    """The long forms of a well-known acronym (lower case, "un"), most frequent first."""
+    return _acronyms().get(acronym, ())
 
 
 def derive(wordnet: Path) -> dict[str, set[str]]:
@@ -102,6 +126,40 @@ def derive(wordnet: Path) -> dict[str, set[str]]:
     return {stem: found for stem, found in table.items() if found}
 
 
+def derive_acronyms(wordnet: Path) -> dict[str, list[str]]:
+    """Acronyms and their long forms from WordNet's nouns ("UN": "United Nations").
+
+    A synset's word in capitals (`acronyms.is_acronym`) is paired with each of its
+    words of several words whose initials spell it, small words aside (`_initials`):
+    "EU" gets "European Union" but not "Common Market", "CEO" "chief executive
+    officer" but not "chief operating officer" (in the same synset).
+
+    Raises:
+        OSError: A database file cannot be read.
+    """
+    found: dict[str, list[str]] = defaultdict(list)
+    for fields in _records(wordnet / "data.noun"):
+        words = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]) for i in range(int(fields[3], 16))]
+        for acronym in (w for w in words if w.isalnum() and acronyms.is_acronym(w)):
+            for long_form in (w.replace("_", " ") for w in words if "_" in w):
+                forms = found[acronym.lower()]
+                if _initials(long_form) == acronym.lower() and long_form not in forms:
+                    forms.append(long_form)
+    return {acronym: forms for acronym, forms in found.items() if forms}
+
+
+_SMALL_WORDS = frozenset(("of", "and", "the", "for", "on", "in", "to", "a", "an", "&"))
+
+
+def _initials(long_form: str) -> str:
+    """The first letters of a long form's words, small words aside.
+
+    "United States of America" -> "usa"; "angiotensin-converting enzyme" -> "ace".
+    """
+    words = re.split(r"[\s-]+", long_form)
+    return "".join(w[0].lower() for w in words if w and w.lower() not in _SMALL_WORDS)
+
+
 def _records(path: Path) -> Iterator[list[str]]:
     """The fields of a WordNet database file's lines, the licence header skipped."""
     with path.open(encoding="latin-1") as lines:
@@ -116,15 +174,26 @@ def write(table: dict[str, set[str]], out: Path) -> None:
     out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
 
 
+def write_acronyms(table: dict[str, list[str]], out: Path) -> None:
+    """Writes the acronym table as gzipped TSV, acronyms sorted, long forms in order."""
+    text = "".join("\t".join((acronym, *table[acronym])) + "\n" for acronym in sorted(table))
+    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+
+
 def main(argv: list[str]) -> int:
-    """`python -m bot.related WORDNET_DIR [OUT]`: derives the shipped table."""
+    """`python -m bot.related WORDNET_DIR [OUT]`: derives the shipped tables.
+
+    The acronym table is written beside OUT (`ACRONYMS`).
+    """
     if not argv:
         print("usage: python -m bot.related WORDNET_DIR [OUT]", file=sys.stderr)
         return 2
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).with_name(FILENAME)
     try:
         table = derive(Path(argv[0]))
+        known = derive_acronyms(Path(argv[0]))
         write(table, out)
+        write_acronyms(known, out.with_name(ACRONYMS))
     except OSError as exc:
         print(
             f"Error: {exc.filename or argv[0]}: {exc.strerror} (give the folder holding "
@@ -133,6 +202,7 @@ def main(argv: list[str]) -> int:
         )
         return 1
     print(f"{len(table)} words, {sum(map(len, table.values()))} links -> {out}")
+    print(f"{len(known)} acronyms -> {out.with_name(ACRONYMS)}")
     return 0
 
 

@@ -11,6 +11,7 @@ grows with the postings of those terms, not with the size of the corpus.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
-from bot import analysis, related, scoring, wordlist
+from bot import acronyms, analysis, related, scoring, wordlist
 from bot.index import Index
 from bot.index.errors import REBUILD, IndexCorrupt
 from bot.passages import Passage
@@ -38,6 +39,10 @@ RELATED_WEIGHT = 0.5
 STAND_INS = 4
 # Typo buckets larger than this are filtered in numpy before rapidfuzz measures them.
 _FILTER_FROM = 64
+# The question's words as typed, capitals kept (`Retriever.long_form`).
+# Passages read to see whether the corpus writes an acronym's long form (`_writes`).
+_PHRASE_LOOKS = 50
+_TOKENS = re.compile(r"[A-Za-z0-9&]+")
 
 
 @dataclass(frozen=True)
@@ -188,11 +193,12 @@ class Retriever:
 
         For a long-running front end's warm-up (`Engine.warm_up`): at a million passages
         the first typo would otherwise wait half a second, and each large bucket's
-        first typo a millisecond or more. Also reads the English word list (70 ms) and
-        the related words (25 ms), which the first unknown word would.
+        first typo a millisecond or more. Also reads the English word list (70 ms), the
+        related words (25 ms) and the acronyms, which the first unknown word would.
         """
         wordlist.is_common("")
         related.related("")
+        related.long_forms("")
         for key, words in self._typo_buckets.items():
             if len(words) > _FILTER_FROM:
                 self._codes(key, words)
@@ -278,6 +284,53 @@ class Retriever:
         ]
         return min(close, key=lambda r: (self._idf(r), r)) if close else None
 
+    def long_form(self, word: str, text: str) -> list[str] | None:
+        """The stems of a well-known acronym's long form, when the corpus writes it out.
+
+        "Does the EU work with the UN?" over a text that says "United Nations": the
+        long form's words are searched in the acronym's place, at full weight, and their
+        pair as a phrase (`related.long_forms`, from WordNet). Of several long forms
+        ("AI": artificial insemination, artificial intelligence) the first the corpus
+        writes (`_writes`) is taken, so the text decides: "DC" over the US Constitution
+        is not "direct current" because both words are in it. Only a word written in
+        capitals in the question ("AI", "NGOs"), or one that is no common English word
+        ("nato"), is read as an acronym: "add" and "aids" are words.
+        """
+        forms = related.long_forms(word)
+        if not forms and word.endswith("s"):
+            word = word[:-1]
+            forms = related.long_forms(word)
+        if not forms:
+            return None
+        if wordlist.is_common(word) and not any(
+            acronyms.is_acronym(token) and token.lower().rstrip("s") == word.rstrip("s")
+            for token in _TOKENS.findall(text)
+        ):
+            return None
+        for form in forms:
+            found = [analysis.stem(w) for w in analysis.content_words(form)]
+            if found and self._writes(form, found):
+                return found
+        return None
+
+    def _writes(self, phrase: str, stems: list[str]) -> bool:
+        """Whether the corpus writes a phrase, its words in a row (any case, any spacing).
+
+        Looked for in the first `_PHRASE_LOOKS` passages holding its rarest word: a
+        phrase seen in one passage is not indexed as a pair (see `prune_bigrams`).
+        """
+        columns = [c for s in stems if (c := self.column(s)) is not None]
+        if len(columns) < len(stems):
+            return False
+        indptr, indices = self.index.postings.indptr, self.index.postings.indices
+        rarest = min(columns, key=lambda c: int(indptr[c + 1]) - int(indptr[c]))
+        start = int(indptr[rarest])
+        end = min(int(indptr[rarest + 1]), start + _PHRASE_LOOKS)
+        pattern = re.compile(
+            r"\b" + r"[\s-]+".join(re.escape(w) for w in phrase.split()) + r"\b", re.I
+        )
+        return any(pattern.search(self.index.passages[int(p)].text) for p in indices[start:end])
+
     def split_compound(self, word: str) -> tuple[str, str] | None:
         """Splits a closed compound the corpus writes apart ("cyberthreats" -> cyber, threats).
 
@@ -312,6 +365,8 @@ class Retriever:
                 stems.append(stem)
             elif variant := self.spelling_variant(stem):
                 stems.append(variant)
+            elif long := self.long_form(word, question.text):
+                stems.extend(long)
             elif parts := self.split_compound(word):
                 stems.extend(analysis.stem(part) for part in parts)
             elif fixed := self.repair(word):

@@ -86,3 +86,64 @@ def test_the_derive_command_names_a_missing_wordnet_folder(tmp_path, capsys):
     assert related.main([str(tmp_path / "nowhere")]) == 1
     error = capsys.readouterr().err
     assert error.startswith("Error:") and "data.noun" in error and error.count("\n") == 1
+
+
+def test_well_known_acronyms_are_paired_with_the_long_forms_they_spell(tmp_path):
+    # WordNet's synsets: {European Union, EU, Common Market} and {chief executive
+    # officer, CEO, chief operating officer}; only long forms whose initials spell the
+    # acronym are kept.
+    header = "  1 licence header\n"
+    (tmp_path / "data.noun").write_text(
+        header
+        + "00000001 14 n 03 European_Union 0 EU 0 Common_Market 0 000 | a union\n"
+        + "00000002 18 n 03 chief_executive_officer 0 CEO 0 chief_operating_officer 0 000 | x\n"
+        + "00000003 14 n 02 United_States_of_America 0 USA 0 000 | a country\n",
+        encoding="latin-1",
+    )
+    table = related.derive_acronyms(tmp_path)
+    assert table == {
+        "eu": ["European Union"],
+        "ceo": ["chief executive officer"],
+        "usa": ["United States of America"],
+    }
+    out = tmp_path / related.ACRONYMS
+    related.write_acronyms(table, out)
+    first = out.read_bytes()
+    related.write_acronyms(table, out)
+    assert out.read_bytes() == first
+
+
+def test_an_acronym_the_text_spells_out_finds_the_passage(tmp_path):
+    engine = engine_over(
+        tmp_path,
+        "# Outreach\n\nDiplomatic outreach with the United Nations.\n\n"
+        "# Nations\n\nMember nations meet in Brussels.\n",
+    )
+    search = engine.retriever.search("Is there outreach to the UN?")
+    assert search.hits[0].passage.section == "Outreach"
+    assert search.corrections == () and search.unknown == ()
+    assert engine.ask("Is there outreach to the UN?").answered
+
+
+def test_the_text_decides_which_long_form_an_acronym_has(tmp_path):
+    # "AI" is first "artificial insemination" in WordNet: this text has both its words,
+    # but writes only "artificial intelligence".
+    engine = engine_over(
+        tmp_path,
+        "# Office\n\nThe artificial intelligence office opened in May.\n\n"
+        "# Farms\n\nOn most farms insemination is done the artificial way.\n",
+    )
+    search = engine.retriever.search("When did the AI office open?")
+    assert analysis.stem("intelligence") in search.stems
+    assert analysis.stem("insemination") not in search.stems
+    assert search.hits[0].passage.section == "Office"
+
+
+def test_a_common_word_in_lower_case_is_not_read_as_an_acronym(tmp_path):
+    engine = engine_over(
+        tmp_path, "# Health\n\nAcquired immune deficiency syndrome is treated at the clinic.\n"
+    )
+    assert engine.retriever.search("what about AIDS").hits
+    assert analysis.stem("syndrome") in engine.retriever.search("what about AIDS").stems
+    lower = engine.retriever.search("which hearing aids are paid")
+    assert analysis.stem("syndrome") not in lower.stems and "aids" in lower.unknown
