@@ -56,3 +56,35 @@ def test_any_text_analyses_without_error_into_clean_terms(text):
 def test_normalize_is_idempotent(text):
     once = analysis.normalize(text)
     assert analysis.normalize(once) == once
+
+
+@pytest.mark.parametrize(
+    ("written", "asked"),
+    [
+        ("claims above EUR 5,000", "claims above EUR 5000"),
+        ("a budget of 1,250,000 euros", "budget 1250000 euros"),
+        ("after ten years", "after 10 years"),
+        ("five working days", "5 working days"),
+        ("within twenty days", "within 20 days"),
+    ],
+)
+def test_one_number_written_two_ways_is_one_term(written, asked):
+    assert analysis.analyze(written) == analysis.analyze(asked)
+
+
+@pytest.mark.parametrize(
+    ("text", "not_term"),
+    [("pi is 3,14", "314"), ("1,5 litres", "15"), ("one of them", "1"), ("two hundred", "100")],
+)
+def test_what_is_not_a_grouped_number_or_a_plain_count_is_left_alone(text, not_term):
+    # A decimal comma, the pronoun "one" and "hundred" keep their own terms.
+    assert not_term not in analysis.analyze(text, bigrams=False)
+
+
+def test_the_number_words_table_is_keyed_by_their_stems():
+    words = "two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    words += " fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty"
+    words += " seventy eighty ninety"
+    assert [analysis.stem(w) for w in words.split()] == [
+        str(n) for n in (*range(2, 21), 30, 40, 50, 60, 70, 80, 90)
+    ]

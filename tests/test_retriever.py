@@ -181,3 +181,19 @@ def test_large_typo_buckets_repair_as_a_full_comparison_would(tmp_path, monkeypa
     monkeypatch.setattr(retriever_mod, "_FILTER_FROM", 10**9)  # every bucket measured whole
     assert filtered == [retriever.repair(t) for t in typos]
     assert sum(f is not None for f in filtered) > len(typos) // 2
+
+
+def test_a_number_asked_in_digits_finds_it_written_otherwise(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "policy.md").write_text(
+        "# Limits\n\nClaims above EUR 5,000 need approval from the CFO.\n\n"
+        "# Service\n\nAfter ten years of service you receive two extra days of leave.\n\n"
+        "# Claims\n\nClaims above EUR 500 need a receipt.\n"
+    )
+    index_mod.build(corpus, tmp_path / "index")
+    retriever = Retriever(index_mod.load(tmp_path / "index"))
+    assert retriever.search("who approves claims above 5000 euros").hits[0].passage.section == (
+        "Limits"
+    )
+    assert retriever.search("extra leave after 10 years").hits[0].passage.section == "Service"

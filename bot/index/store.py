@@ -82,7 +82,8 @@ BIGRAM_MIN_DF = 2
 ANALYZER = {
     "name": "nfkc-casefold-stop-snowball-en",
     "bigrams": True,
-    "version": 2,
+    # 3: thousands separators dropped ("5,000" is "5000"), number words as digits.
+    "version": 3,
     "stop_words": len(analysis.STOP_WORDS),
     "max_words": passages_mod.MAX_WORDS,
     "max_bullet_words": passages_mod.MAX_BULLET_WORDS,
