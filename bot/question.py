@@ -184,13 +184,28 @@ _CONTRACTION = re.compile(r"\b(?i:" + "|".join(_CONTRACTIONS) + r")\b")
 
 
 def _spelled_out(text: str) -> str:
-    """The question with its apostrophe-less contractions spelled out (`_CONTRACTIONS`)."""
+    """The question as its words are read: case, dotted acronyms and contractions.
+
+    A message typed all in capitals ("WHAT DOES PESCO STAND FOR") is read in lower
+    case: read as typed, every word was an acronym and "FOR" the one it asked about. A
+    dotted acronym is read as its letters ("P.E.S.C.O." is "PESCO"; single letters are
+    no words, so "stand for" was all that was left to search). Apostrophe-less
+    contractions are spelled out (`_CONTRACTIONS`).
+    """
+    if not any(ch.islower() for ch in text):
+        text = text.lower()
+    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
 
     def spell(match: re.Match[str]) -> str:
         word = match.group(0)
         return word if word.isupper() else _CONTRACTIONS[word.casefold()]
 
     return _CONTRACTION.sub(spell, text)
+
+
+# Two letters or more, each followed by a dot: "P.E.S.C.O.", "U.N." (not "e.g.", which is
+# a stop word either way, nor "Mr.").
+_DOTTED = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,}(?![\w])")
 
 
 # What people type around a question in a chat, which is neither its topic nor its form:

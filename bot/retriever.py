@@ -293,8 +293,9 @@ class Retriever:
         ("AI": artificial insemination, artificial intelligence) the first the corpus
         writes (`_writes`) is taken, so the text decides: "DC" over the US Constitution
         is not "direct current" because both words are in it. Only a word written in
-        capitals in the question ("AI", "NGOs"), or one that is no common English word
-        ("nato"), is read as an acronym: "add" and "aids" are words.
+        capitals in the question ("AI", "NGOs"; not in a message all in capitals), or one
+        that is no common English word ("nato"), is read as an acronym: "add" and "aids"
+        are words.
         """
         forms = related.long_forms(word)
         if not forms and word.endswith("s"):
@@ -302,9 +303,13 @@ class Retriever:
             forms = related.long_forms(word)
         if not forms:
             return None
-        if wordlist.is_common(word) and not any(
-            acronyms.is_acronym(token) and token.lower().rstrip("s") == word.rstrip("s")
-            for token in _TOKENS.findall(text)
+        shouted = not any(ch.islower() for ch in text)
+        if wordlist.is_common(word) and (
+            shouted
+            or not any(
+                acronyms.is_acronym(token) and token.lower().rstrip("s") == word.rstrip("s")
+                for token in _TOKENS.findall(text)
+            )
         ):
             return None
         for form in forms:

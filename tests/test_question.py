@@ -285,3 +285,20 @@ def test_the_questions_split_off_are_the_message_s_own_words_in_order(words):
     assert 1 <= len(questions) <= 3
     said = iter(analysis.tokens(text))
     assert all(word in said for q in questions for word in analysis.tokens(q))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["WHAT DOES PESCO STAND FOR", "What does P.E.S.C.O. stand for?", "what does pesco stand for"],
+)
+def test_an_acronym_is_found_however_the_question_is_typed(text):
+    # Read as typed, a shouted question made every word an acronym ("FOR" was asked
+    # about), and a dotted one left only "stand for" to search.
+    question = parse(text)
+    assert (question.kind, question.acronym) == ("acronym", "PESCO")
+    assert question.text == text
+
+
+def test_a_shouted_question_is_answered_like_a_typed_one(shipped_engine):
+    answer = shipped_engine.ask("WHAT DOES PESCO STAND FOR")
+    assert answer.answered and "Permanent Structured Cooperation" in answer.text
