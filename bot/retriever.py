@@ -370,6 +370,14 @@ class Retriever:
                 stems.append(stem)
             elif variant := self.spelling_variant(stem):
                 stems.append(variant)
+            elif (
+                len(word) > 2
+                and word.endswith("s")
+                and known(bare := analysis.stem(word[:-1])) is not None
+            ):
+                # A possessive or plural typed without its apostrophe that the stemmer
+                # keeps ("EUs" is stemmed "eus"): the word itself.
+                stems.append(bare)
             elif long := self.long_form(word, question.text):
                 stems.extend(long)
             elif parts := self.split_compound(word):

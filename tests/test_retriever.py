@@ -197,3 +197,9 @@ def test_a_number_asked_in_digits_finds_it_written_otherwise(tmp_path):
         "Limits"
     )
     assert retriever.search("extra leave after 10 years").hits[0].passage.section == "Service"
+
+
+def test_a_possessive_typed_without_its_apostrophe_is_the_word(retriever):
+    result = retriever.search("What are the EUs cyber defense policies?", k=3)
+    assert result.unknown == () and "eu" in result.stems
+    assert "Cyber Defence Policy" in result.hits[0].passage.text
