@@ -145,8 +145,8 @@ _SUBJECT = re.compile(
 # "What is PSTN?", "what's the PBKDF2", "what is pesco??": a question about an acronym
 # alone. Typed in lower case, the word must be no common English word ("what is love").
 _WHAT_IS = re.compile(
-    r"^\s*(?i:what\s+is|what's|whats|what\s+are)\s+(?i:an?\s+|the\s+)?"
-    r"([A-Za-z][A-Za-z0-9&]{1,9})[^\w'&]*$"
+    r"^\s*(?i:what\s+is|what's|whats|what\s+are)\s+(?i:an?\s+|the\s+)?[^\w\s]*\s*"
+    r"([A-Za-z][A-Za-z0-9&]{1,9})(?:[^\w'&]|'(?!\w))*$"
 )
 _ACRONYM_ALONE = re.compile(r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?")
 
@@ -186,15 +186,16 @@ _CONTRACTION = re.compile(r"\b(?i:" + "|".join(_CONTRACTIONS) + r")\b")
 def _spelled_out(text: str) -> str:
     """The question as its words are read: case, dotted acronyms and contractions.
 
-    A message typed all in capitals ("WHAT DOES PESCO STAND FOR") is read in lower
-    case: read as typed, every word was an acronym and "FOR" the one it asked about. A
-    dotted acronym is read as its letters ("P.E.S.C.O." is "PESCO"; single letters are
-    no words, so "stand for" was all that was left to search). Apostrophe-less
-    contractions are spelled out (`_CONTRACTIONS`).
+    Formatting tags pasted with it ("<i>What</i> is ...") are no words. A message typed
+    all in capitals ("WHAT DOES PESCO STAND FOR") is read in lower case: read as typed,
+    every word was an acronym and "FOR" the one it asked about. A dotted acronym is read
+    as its letters ("P.E.S.C.O." is "PESCO"; single letters are no words, so "stand
+    for" was all that was left to search). Apostrophe-less contractions are spelled out
+    (`_CONTRACTIONS`).
     """
     if not any(ch.islower() for ch in text):
         text = text.lower()
-    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
+    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), _TAG.sub("", text))
 
     def spell(match: re.Match[str]) -> str:
         word = match.group(0)
@@ -203,6 +204,11 @@ def _spelled_out(text: str) -> str:
     return _CONTRACTION.sub(spell, text)
 
 
+# An HTML formatting tag pasted with a question: "<i>", "</b>", "<br/>" (not "<PESCO>").
+_TAG = re.compile(
+    r"</?(?:a|b|i|u|s|em|strong|code|pre|tt|br|p|span|div|sub|sup|del|ins|script)\b[^<>]*>",
+    re.I,
+)
 # Two letters or more, each followed by a dot: "P.E.S.C.O.", "U.N." (not "e.g.", which is
 # a stop word either way, nor "Mr.").
 _DOTTED = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,}(?![\w])")

@@ -302,3 +302,11 @@ def test_an_acronym_is_found_however_the_question_is_typed(text):
 def test_a_shouted_question_is_answered_like_a_typed_one(shipped_engine):
     answer = shipped_engine.ask("WHAT DOES PESCO STAND FOR")
     assert answer.answered and "Permanent Structured Cooperation" in answer.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["What is <PESCO>?", "What is “PESCO”?", "What is 'pesco'?", "<i>What</i> is <b>PESCO</b>?"],
+)
+def test_quotes_brackets_and_pasted_tags_around_an_acronym_do_not_hide_it(text):
+    assert parse(text).acronym == "PESCO"
