@@ -193,9 +193,9 @@ def _spelled_out(text: str) -> str:
     for" was all that was left to search). Apostrophe-less contractions are spelled out
     (`_CONTRACTIONS`).
     """
+    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), _TAG.sub("", text))
     if not any(ch.islower() for ch in text):
         text = text.lower()
-    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), _TAG.sub("", text))
 
     def spell(match: re.Match[str]) -> str:
         word = match.group(0)

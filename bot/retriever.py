@@ -39,9 +39,9 @@ RELATED_WEIGHT = 0.5
 STAND_INS = 4
 # Typo buckets larger than this are filtered in numpy before rapidfuzz measures them.
 _FILTER_FROM = 64
-# The question's words as typed, capitals kept (`Retriever.long_form`).
 # Passages read to see whether the corpus writes an acronym's long form (`_writes`).
 _PHRASE_LOOKS = 50
+# The question's words as typed, capitals kept (`Retriever.long_form`).
 _TOKENS = re.compile(r"[A-Za-z0-9&]+")
 
 
@@ -291,8 +291,8 @@ class Retriever:
         long form's words are searched in the acronym's place, at full weight, and their
         pair as a phrase (`related.long_forms`, from WordNet). Of several long forms
         ("AI": artificial insemination, artificial intelligence) the first the corpus
-        writes (`_writes`) is taken, so the text decides: "DC" over the US Constitution
-        is not "direct current" because both words are in it. Only a word written in
+        writes as a phrase (`_writes`) is taken, so the text decides, also when it holds
+        the words of another ("artificial", "insemination") apart. Only a word written in
         capitals in the question ("AI", "NGOs"; not in a message all in capitals), or one
         that is no common English word ("nato"), is read as an acronym: "add" and "aids"
         are words.

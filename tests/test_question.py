@@ -289,7 +289,12 @@ def test_the_questions_split_off_are_the_message_s_own_words_in_order(words):
 
 @pytest.mark.parametrize(
     "text",
-    ["WHAT DOES PESCO STAND FOR", "What does P.E.S.C.O. stand for?", "what does pesco stand for"],
+    [
+        "WHAT DOES PESCO STAND FOR",
+        "What does P.E.S.C.O. stand for?",
+        "WHAT DOES P.E.S.C.O. STAND FOR",
+        "what does pesco stand for",
+    ],
 )
 def test_an_acronym_is_found_however_the_question_is_typed(text):
     # Read as typed, a shouted question made every word an acronym ("FOR" was asked
