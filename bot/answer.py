@@ -266,9 +266,12 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
     postings are few): a definition found there is the reply.
     """
     if question.acronym:
-        defined = _definition(retriever, question.acronym)
+        # A mistyped acronym ("pecso") is looked up as the search repaired it.
+        repaired = dict(search.corrections).get(question.acronym.casefold())
+        acronym = repaired.upper() if repaired else question.acronym
+        defined = _definition(retriever, acronym)
         if defined is not None:
-            return _acronym_draft(question, search, *defined)
+            return _acronym_draft(acronym, bool(repaired), search, *defined)
     if not any(h.matched for h in search.hits):
         # Related words alone (`bot.related`) are too weak to quote a passage on: some
         # word of the question itself must be in the text.
@@ -312,8 +315,7 @@ def _definition(retriever: Retriever, acronym: str) -> tuple[str, Hit] | None:
     return long_form, hits[position]
 
 
-def _acronym_draft(question: Question, search: Search, long_form: str, hit: Hit) -> Draft:
-    acronym = question.acronym or ""
+def _acronym_draft(acronym: str, repaired: bool, search: Search, long_form: str, hit: Hit) -> Draft:
     quoted = next(
         (
             u
@@ -336,6 +338,7 @@ def _acronym_draft(question: Question, search: Search, long_form: str, hit: Hit)
         margin=1.0,
         matched_rarity=1.0 if info else 0.0,
         acronym=1.0,
+        corrected=float(repaired),
         terms=math.log1p(len(info)),
         quoted_words=math.log1p(len(info)),
     )
