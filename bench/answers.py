@@ -13,7 +13,7 @@ product's code path (`Engine.ask`) and prints:
   the best-scoring sentence);
 - "held out": the learned decision refitted without the set (on every other set given)
   and judged on it: how the decision does on a corpus it has never seen;
-- `eval/heldout/factsheet.jsonl`, `factsheet-2.jsonl` and `factsheet-3.jsonl`,
+- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-4.jsonl`,
   questions about the shipped factsheet written blind (without running the bot) and
   never trained on: the shipped model's figure on them is an honest one for new
   questions about a corpus it was calibrated on;
@@ -107,6 +107,7 @@ def project_sets() -> list[QuestionSet]:
                 (1, "factsheet.jsonl"),
                 (2, "factsheet-2.jsonl"),
                 (3, "factsheet-3.jsonl"),
+                (4, "factsheet-4.jsonl"),
             )
         ),
     ]
