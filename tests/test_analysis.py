@@ -88,3 +88,8 @@ def test_the_number_words_table_is_keyed_by_their_stems():
     assert [analysis.stem(w) for w in words.split()] == [
         str(n) for n in (*range(2, 21), 30, 40, 50, 60, 70, 80, 90)
     ]
+
+
+def test_won_is_a_word_and_wont_is_will_not():
+    assert "won" in analysis.analyze("Who won the world cup?", bigrams=False)
+    assert "won" not in analysis.analyze("It won't rain and it won’t snow", bigrams=False)
