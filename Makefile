@@ -11,6 +11,7 @@ BENCH_DIR ?= bench/data
 .PHONY: bench-robustness
 .PHONY: bench-restart
 .PHONY: bench-coldstart
+.PHONY: model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,11 @@ bench-rebuild: $(BENCH_STAMP)
 # WIKIQA=path/to/wikiqa-dev adds WikiQA's dev split (read from there, never copied).
 bench-answers: $(BENCH_STAMP)
 	$(PY) bench/answers.py $(if $(WIKIQA),--wikiqa $(WIKIQA))
+
+# Refits the shipped answer model, bot/answerability.json, on every set in eval/ but the
+# held-out ones; WIKIQA=path/to/wikiqa-dev adds WikiQA's dev split (as the shipped one).
+model: $(BENCH_STAMP)
+	$(PY) bench/fit_model.py $(if $(WIKIQA),--wikiqa $(WIKIQA))
 
 bench-telegram: $(BENCH_STAMP)
 	$(PY) bench/telegram_load.py

@@ -78,22 +78,31 @@ def project_sets() -> list[QuestionSet]:
             (
                 *(eval_dir / f for f in ("seed_dev.jsonl", "dev_questions.jsonl")),
                 *(eval_dir / "factsheet.jsonl", eval_dir / "blind" / "factsheet.jsonl"),
+                eval_dir / "blind" / "factsheet-2.jsonl",
             ),
             ROOT / "corpus",
         ),
         QuestionSet(
             "hr",
-            (eval_dir / "hr.jsonl", eval_dir / "blind" / "hr.jsonl"),
+            (
+                eval_dir / "hr.jsonl",
+                eval_dir / "blind" / "hr.jsonl",
+                eval_dir / "blind" / "hr-2.jsonl",
+            ),
             eval_dir / "corpora" / "hr" / "text",
         ),
         QuestionSet(
             "us-constitution",
-            (eval_dir / "us-constitution.jsonl",),
+            (eval_dir / "us-constitution.jsonl", eval_dir / "blind" / "us-constitution.jsonl"),
             eval_dir / "corpora" / "us-constitution" / "text",
         ),
         QuestionSet(
             "nist-800-63b",
-            (eval_dir / "nist-800-63b.jsonl", eval_dir / "blind" / "nist-800-63b.jsonl"),
+            (
+                eval_dir / "nist-800-63b.jsonl",
+                eval_dir / "blind" / "nist-800-63b.jsonl",
+                eval_dir / "blind" / "nist-800-63b-2.jsonl",
+            ),
             eval_dir / "corpora" / "nist-800-63b" / "text",
         ),
         *(
