@@ -137,9 +137,10 @@ def _cpu_free() -> bool:
 
 # The compiled loop tries to skip the commonest columns' postings (`_kernels.accumulate`)
 # only while this many remain (for fewer, the check costs more than it can save), and
-# skips them only when fewer than 1 in PRUNE_RATIO of those would still be looked up.
+# skips them only when the passages that could still reach the k best, times the
+# columns left, are fewer than 1 in PRUNE_RATIO of those postings (see the kernel).
 PRUNE_POSTINGS = 50_000
-PRUNE_RATIO = 16
+PRUNE_RATIO = 12
 
 _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scoring")
 _helper_free = threading.Semaphore(1)
