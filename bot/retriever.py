@@ -223,22 +223,18 @@ class Retriever:
         same place or the next. rapidfuzz then measures the few that pass, as before.
         """
         codes = self._codes(key, words)
-        typed = np.array([word]).view(np.uint32).tolist()
+        typed = np.array([word]).view(np.uint32)[:, None]  # a row per place, like codes
         size = len(typed)
+        # All places in one operation each: a place at a time cost 15 us per bucket
+        # however small (numpy's overhead, 4 calls a place), a typo 0.1-0.15 ms.
         if len(codes) == size:
-            different = np.zeros(len(words), dtype=np.uint8)
-            for place in range(size):
-                different += codes[place] != typed[place]
-            possible = different <= 2
-        else:
-            possible = np.ones(len(words), dtype=bool)
+            possible = (codes != typed).sum(axis=0, dtype=np.uint8) <= 2
+        elif len(codes) == size + 1:
             # Shorter and longer: the bucket's word, or the typed one, missing a letter.
-            if len(codes) == size + 1:
-                for place in range(size):
-                    possible &= (codes[place] == typed[place]) | (codes[place + 1] == typed[place])
-            else:
-                for place in range(size - 1):
-                    possible &= (codes[place] == typed[place]) | (codes[place] == typed[place + 1])
+            possible = ((codes[:size] == typed) | (codes[1:] == typed)).all(axis=0)
+        else:
+            head = codes[: size - 1]
+            possible = ((head == typed[:-1]) | (head == typed[1:])).all(axis=0)
         return [words[i] for i in np.flatnonzero(possible).tolist()]
 
     @cached_property

@@ -121,25 +121,29 @@ def warm_up() -> None:
 # passages with the 2-CPU machine's load average near 3, splitting questions of 100,000
 # postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms), 400,000
 # and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
-# while the load average leaves a CPU free (`_cpu_free`).
+# while the other CPUs are idle (`_cpu_free`).
 SPLIT_POSTINGS = 400_000
 _CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
 
 
 def _cpu_free() -> bool:
-    """Whether the machine seems to have a CPU to spare: load average below CPUs - 0.5.
+    """Whether the machine seems to have a CPU to spare: load average below CPUs - 1.
 
-    This process, answering, counts about 1 of it. Asked only for questions large
-    enough to split (a few us).
+    This process, answering, counts about 1 of it, so the others are idle. With a
+    little more (load 1.1-1.2 on 2 CPUs: another process using a fifth of one), the
+    split questions' wait made the answer path's p99 at 1M 1.68-2.23 ms against
+    1.72-1.76 unsplit (one process, split or not per question, best of 3, 3 runs).
+    Asked only for questions large enough to split (a few us).
     """
-    return os.getloadavg()[0] < _CPUS - 0.5
+    return os.getloadavg()[0] < _CPUS - 1
 
 
 # The compiled loop tries to skip the commonest columns' postings (`_kernels.accumulate`)
 # only while this many remain (for fewer, the check costs more than it can save), and
-# skips them only when fewer than 1 in PRUNE_RATIO of those would still be looked up.
+# skips them only when the passages that could still reach the k best, times the
+# columns left, are fewer than 1 in PRUNE_RATIO of those postings (see the kernel).
 PRUNE_POSTINGS = 50_000
-PRUNE_RATIO = 16
+PRUNE_RATIO = 12
 
 _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scoring")
 _helper_free = threading.Semaphore(1)
@@ -154,7 +158,12 @@ def top_candidates(
     in its own thread (the loops release the GIL), when the helper thread is free and
     the machine has a CPU to spare: the slowest questions at a million passages take
     about half the time. Each half returns its own best; the k best overall, and all
-    ties with the k-th, are among them, and the rest are dropped.
+    ties with the k-th, are among them, and the rest are dropped. If the helper has not
+    started its half by the time this thread has done its own (the other CPU was busy
+    after all), this thread does that half too: waiting for the helper made the split
+    questions slower than not splitting (at 1M, in one process, split or not for each
+    question, best of 3: p99 of the answer path 2.02 against 1.76 ms; now 1.68-1.78
+    against 1.71-1.77).
 
     A posting with count tf in passage p scores weights[j] * tf / (tf + norms[p]):
     BM25's saturated tf when weights[j] is idf * (k1 + 1) times the question's weight.
@@ -214,9 +223,13 @@ def top_candidates(
             dtype=np.int64,
         )
         low = int((cuts - starts).sum())
-        first = _helper.submit(_score, indices, data, norms, starts, cuts, weights, low, k)
+        lower = (indices, data, norms, starts, cuts, weights, low, k)
+        first = _helper.submit(_score, *lower)
         positions, best = _score(indices, data, norms, cuts, ends, weights, total - low, k)
-        other_positions, other_best = first.result()
+        if first.cancel():  # the helper has not started (no CPU for it): do its half here
+            other_positions, other_best = _score(*lower)
+        else:
+            other_positions, other_best = first.result()
     finally:
         _helper_free.release()
     positions = np.concatenate([other_positions, positions])

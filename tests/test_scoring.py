@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from unittest import mock
 
@@ -110,6 +111,39 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(question: Questi
         order = np.argsort(positions)
         assert positions[order].tolist() == scored.tolist()
         assert scores[order].tolist() == expected[scored].tolist()
+
+
+def test_a_split_question_does_not_wait_for_a_busy_helper_thread() -> None:
+    # With the other CPU busy, the helper thread may not start its half for a while:
+    # the question's own thread then scores that half too, with the same result.
+    rng = np.random.default_rng(7)
+    matrix = sp.random(500, 6, density=0.4, format="csc", random_state=rng, dtype=np.float32)
+    matrix.data = np.ceil(matrix.data * 3).astype(np.uint8)
+    matrix.sort_indices()
+    norms = rng.uniform(0.3, 2.0, 500).astype(np.float32)
+    columns, weights = np.array([0, 2, 5]), np.array([2.0, 1.0, 0.5], dtype=np.float32)
+    expected = _reference(matrix, norms, [0, 2, 5], weights)
+    kth = np.sort(expected)[::-1][4]
+    release = threading.Event()
+    timer = threading.Timer(30, release.set)  # never hangs the suite
+    timer.start()
+    try:
+        busy = scoring._helper.submit(release.wait)
+        with (
+            mock.patch.object(scoring, "SPLIT_POSTINGS", 0),
+            mock.patch.object(scoring, "_kernels", scoring.compiled()),
+            mock.patch.object(scoring, "_cpu_free", lambda: True),
+            mock.patch.object(scoring, "_score", wraps=scoring._score) as score,
+        ):
+            positions, scores = top_candidates(matrix, norms, columns, weights, 5)
+        assert score.call_count == 2  # split in two halves, both scored here
+        assert not busy.done()  # answered while the helper was still busy
+    finally:
+        release.set()
+        timer.cancel()
+    order = np.argsort(positions)
+    assert positions[order].tolist() == np.flatnonzero(expected >= kth).tolist()
+    assert scores[order].tolist() == expected[expected >= kth].tolist()
 
 
 def test_skipping_hopeless_postings_keeps_the_hits_of_a_real_index(tmp_path: Path) -> None:
