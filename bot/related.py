@@ -8,7 +8,7 @@ sovereign/sovereignty, "quickly" -> rapid. They score at `RELATED_WEIGHT` of a w
 synonym of one sense is weaker evidence than the word itself), and the answer/abstain
 model sees how much of the question was matched only this way.
 
-The table (`related.tsv.gz` beside this module, 0.5 MB, 37,779 words; stem, then related
+The table (`related.tsv.gz` beside this module, 0.5 MB, 37,753 words; stem, then related
 stems) is derived once from WordNet's database files by `python -m bot.related WORDNET_DIR`
 (e.g. Debian's `wordnet-base` package installs them in /usr/share/wordnet) and ships
 with the package under WordNet's licence (`related-LICENSE.txt`), so nothing is
@@ -51,7 +51,7 @@ _LINKS = ("+", "\\")
 def _table() -> dict[str, str]:
     """The shipped table, read once; empty if it is missing (the search then does without).
 
-    Each entry stays one string until it is asked for: splitting all 37,779 on load
+    Each entry stays one string until it is asked for: splitting all 37,753 on load
     would double the time a first unknown word waits.
     """
     try:
