@@ -121,21 +121,18 @@ def warm_up() -> None:
 # passages with the 2-CPU machine's load average near 3, splitting questions of 100,000
 # postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms), 400,000
 # and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
-# while the other CPUs are idle (`_cpu_free`).
+# while the load average leaves a CPU free (`_cpu_free`).
 SPLIT_POSTINGS = 400_000
 _CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
 
 
 def _cpu_free() -> bool:
-    """Whether the machine seems to have a CPU to spare: load average below CPUs - 1.
+    """Whether the machine seems to have a CPU to spare: load average below CPUs - 0.5.
 
-    This process, answering, counts about 1 of it, so the others are idle. With a
-    little more (load 1.1-1.2 on 2 CPUs: another process using a fifth of one), the
-    split questions' wait made the answer path's p99 at 1M 1.68-2.23 ms against
-    1.72-1.76 unsplit (one process, split or not per question, best of 3, 3 runs).
-    Asked only for questions large enough to split (a few us).
+    This process, answering, counts about 1 of it. Asked only for questions large
+    enough to split (a few us).
     """
-    return os.getloadavg()[0] < _CPUS - 1
+    return os.getloadavg()[0] < _CPUS - 0.5
 
 
 # The compiled loop tries to skip the commonest columns' postings (`_kernels.accumulate`)
