@@ -54,12 +54,16 @@ def _table() -> dict[str, str]:
     Each entry stays one string until it is asked for: splitting all 37,753 on load
     would double the time a first unknown word waits.
     """
+    return dict(line.split("\t", 1) for line in _shipped_lines(FILENAME))
+
+
+def _shipped_lines(name: str) -> list[str]:
+    """The lines of a gzipped table shipped beside this module; none if it is missing."""
     try:
-        data = resources.files("bot").joinpath(FILENAME).read_bytes()
+        data = resources.files("bot").joinpath(name).read_bytes()
     except FileNotFoundError:
-        return {}
-    lines = gzip.decompress(data).decode("utf-8").splitlines()
-    return dict(line.split("\t", 1) for line in lines)
+        return []
+    return gzip.decompress(data).decode("utf-8").splitlines()
 
 
 def related(stem: str) -> tuple[str, ...]:
@@ -70,11 +74,7 @@ def related(stem: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def _acronyms() -> dict[str, tuple[str, ...]]:
     """The shipped acronym table, read once; empty if it is missing."""
-    try:
-        data = resources.files("bot").joinpath(ACRONYMS).read_bytes()
-    except FileNotFoundError:
-        return {}
-    lines = gzip.decompress(data).decode("utf-8").splitlines()
+    lines = _shipped_lines(ACRONYMS)
     return {acronym: tuple(forms) for acronym, *forms in (line.split("\t") for line in lines)}
 
 
@@ -170,13 +170,18 @@ def _records(path: Path) -> Iterator[list[str]]:
 
 def write(table: dict[str, set[str]], out: Path) -> None:
     """Writes the table as gzipped TSV, sorted, so a rebuild gives the same bytes."""
-    text = "".join(f"{stem}\t{' '.join(sorted(table[stem]))}\n" for stem in sorted(table))
-    out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    _write_gzipped(
+        "".join(f"{stem}\t{' '.join(sorted(table[stem]))}\n" for stem in sorted(table)), out
+    )
 
 
 def write_acronyms(table: dict[str, list[str]], out: Path) -> None:
     """Writes the acronym table as gzipped TSV, acronyms sorted, long forms in order."""
-    text = "".join("\t".join((acronym, *table[acronym])) + "\n" for acronym in sorted(table))
+    _write_gzipped("".join("\t".join((a, *table[a])) + "\n" for a in sorted(table)), out)
+
+
+def _write_gzipped(text: str, out: Path) -> None:
+    """Writes text gzipped without a timestamp, so a rebuild gives the same bytes."""
     out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
 
 
