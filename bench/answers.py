@@ -13,7 +13,7 @@ product's code path (`Engine.ask`) and prints:
   the best-scoring sentence);
 - "held out": the learned decision refitted without the set (on every other set given)
   and judged on it: how the decision does on a corpus it has never seen;
-- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-4.jsonl`,
+- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-5.jsonl`,
   questions about the shipped factsheet written blind (without running the bot) and
   never trained on: the shipped model's figure on them is an honest one for new
   questions about a corpus it was calibrated on;
@@ -78,7 +78,7 @@ def project_sets() -> list[QuestionSet]:
             (
                 *(eval_dir / f for f in ("seed_dev.jsonl", "dev_questions.jsonl")),
                 *(eval_dir / "factsheet.jsonl", eval_dir / "blind" / "factsheet.jsonl"),
-                eval_dir / "blind" / "factsheet-2.jsonl",
+                *(eval_dir / "blind" / f"factsheet-{n}.jsonl" for n in (2, 3, 4)),
             ),
             ROOT / "corpus",
         ),
@@ -117,6 +117,7 @@ def project_sets() -> list[QuestionSet]:
                 (2, "factsheet-2.jsonl"),
                 (3, "factsheet-3.jsonl"),
                 (4, "factsheet-4.jsonl"),
+                (5, "factsheet-5.jsonl"),
             )
         ),
     ]

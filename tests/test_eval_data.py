@@ -49,12 +49,16 @@ def rows(path: Path) -> list[dict]:
 
 @cache
 def passage_texts(corpus: str) -> tuple[str, ...]:
-    """The folded text of every passage the bot cuts from a corpus folder."""
+    """The folded text of every passage the bot cuts from a corpus folder.
+
+    With its source line ("document › section"), which every reply quoting it shows:
+    "What is the title of this factsheet?" is answered by a heading.
+    """
     folder = ROOT / corpus
     documents = []
     for path in corpus_files(folder):
         documents.extend(read_document(path, path.relative_to(folder).as_posix()))
-    return tuple(fold(p.text) for p in split_documents(documents))
+    return tuple(fold(f"{p.source}\n{p.text}") for p in split_documents(documents))
 
 
 def all_rows() -> list[dict]:
