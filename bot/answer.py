@@ -45,6 +45,8 @@ _REPLIES = {
     "help": "Ask a question in plain words{example}. I answer with the best-matching "
     "sentence and its source, or tell you when the documents do not cover it.",
 }
+# Documents a "What do you know?" reply names; a corpus of hundreds is summed up.
+NAMED = 5
 # A runner-up passage joins the answer when it scores at least this share of the best.
 CLOSE = 0.8
 _EMPTY = "Please type a question{example}."
@@ -199,16 +201,27 @@ def quote_body(quote: Quote) -> str:
     return text
 
 
-def small_talk_reply(kind: str, examples: Sequence[str] = ()) -> str:
-    """The reply to small talk ("greeting", "thanks", "help"; "empty" for no question).
+def small_talk_reply(kind: str, examples: Sequence[str] = (), documents: Sequence[str] = ()) -> str:
+    """The reply to small talk ("greeting", "thanks", "help", "sources"; "empty").
 
     Args:
-        kind: What the message was.
+        kind: What the message was ("empty" for no question).
         examples: Questions the loaded corpus can answer; the first is suggested.
+        documents: The documents' names, for "sources" ("What do you know?").
     """
     example = f", for example “{examples[0]}”" if examples else ""
-    template = _EMPTY if kind == "empty" else _REPLIES[kind]
+    if kind == "sources" and documents:
+        return _sources(documents) + " " + _REPLIES["help"].format(example=example)
+    template = _EMPTY if kind == "empty" else _REPLIES.get(kind, _REPLIES["help"])
     return template.format(example=example)
+
+
+def _sources(documents: Sequence[str]) -> str:
+    """The documents a reply names ("I answer from 2 documents: ..."), `NAMED` at most."""
+    count = f"{len(documents)} document{'s' if len(documents) != 1 else ''}"
+    named = ", ".join(f"“{d}”" for d in documents[:NAMED])
+    more = len(documents) - NAMED
+    return f"I answer from {count}: {named}" + (f" and {more} more." if more > 0 else ".")
 
 
 def invites_tip(answer: Answer) -> bool:
@@ -443,6 +456,7 @@ def compose(
     model: AnswerModel,
     min_confidence: float,
     examples: Sequence[str] = (),
+    documents: Sequence[str] = (),
 ) -> Answer:
     """Turns a search and its draft reply into the answer, or an honest abstention.
 
@@ -455,12 +469,14 @@ def compose(
         min_confidence: Answer when the model's probability that the reply is right
             reaches this.
         examples: Questions the corpus can answer, suggested by small-talk replies.
+        documents: The documents' names, for the reply to "What do you know?".
     """
     if question.empty:
         return Answer(question.text, "empty", False, small_talk_reply("empty", examples))
     if question.small_talk is not None or search is None:
         kind = question.small_talk or "help"
-        return Answer(question.text, "smalltalk", False, small_talk_reply(kind, examples))
+        text = small_talk_reply(kind, examples, documents)
+        return Answer(question.text, "smalltalk", False, text)
     did_you_mean = ""
     if search.corrections:
         fixed = ", ".join(f"“{b}”" for _, b in search.corrections)

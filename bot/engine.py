@@ -248,7 +248,8 @@ class Engine:
     def _ask(self, retriever: Retriever, parsed: Question, k: int) -> Answer:
         if parsed.empty or parsed.small_talk is not None:
             examples = self.examples(retriever)
-            return compose(parsed, None, None, *self._model(), examples)
+            documents = _info(retriever.index).documents if parsed.small_talk == "sources" else ()
+            return compose(parsed, None, None, *self._model(), examples, documents)
         return self._answer(retriever, parsed, k)
 
     def _model(self) -> tuple[model_mod.AnswerModel, float]:

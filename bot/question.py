@@ -17,8 +17,11 @@ from rapidfuzz.distance import OSA
 
 from bot import analysis, wordlist
 
-# Words of greetings, thanks and help requests. A message made only of these (and stop
-# words) is small talk; "hi, what is PESCO?" still has a topic and gets an answer.
+# Words of greetings, thanks, help requests and questions about what the bot knows. A
+# message made only of these (and stop words) is small talk; "hi, what is PESCO?" still
+# has a topic and gets an answer. "What do you know?" and "what are your sources?" are
+# often a user's first message: searched, they were declined ("None of the documents
+# mention “sources”"); they get the list of documents.
 _SMALL_TALK = {
     "greeting": frozenset(
         [
@@ -60,6 +63,22 @@ _SMALL_TALK = {
             "goodbye",
             "much",
             "lot",
+        ]
+    ),
+    "sources": frozenset(
+        [
+            "know",
+            "sources",
+            "source",
+            "documents",
+            "document",
+            "docs",
+            "files",
+            "topics",
+            "subjects",
+            "database",
+            "cover",
+            "covers",
         ]
     ),
     "help": frozenset(
@@ -407,7 +426,7 @@ class Question:
         acronym: The acronym whose long form is asked ("What does PESCO stand for?",
             kind "acronym") or that the question is about ("What is PESCO?": the
             long form, when the text defines it, is a fine first line), or None.
-        small_talk: "greeting", "thanks" or "help" when the message has no topic,
+        small_talk: "greeting", "thanks", "help" or "sources" when the message has no topic,
             else None.
     """
 
@@ -493,7 +512,7 @@ def _small_talk(words: list[str]) -> str | None:
     topical = [w for w in words if w not in analysis.STOP_WORDS]
     if not all(w in _CHAT_WORDS for w in topical):
         return None
-    for kind in ("help", "thanks", "greeting"):
+    for kind in ("sources", "help", "thanks", "greeting"):
         if any(w in _SMALL_TALK[kind] for w in words):
             return kind
     return None

@@ -5,9 +5,11 @@ import pytest
 from bot import answer as answer_mod
 from bot import kinds
 from bot.answer import source_line
+from bot.engine import Engine
 from bot.kinds import answers_the_kind
 from bot.question import parse
 from bot.sentences import best_sentences, is_fragment
+from tests.conftest import settings_for
 
 
 def test_answer_leads_with_the_best_sentence_then_the_source(shipped_engine):
@@ -54,6 +56,11 @@ def test_abstention_lists_the_nearest_topics_when_there_are_some(shipped_engine)
         ("thanks a lot", "thanks"),
         ("help", "help"),
         ("what can you do?", "help"),
+        ("what do you know?", "sources"),
+        ("What are your sources?", "sources"),
+        ("which documents do you have", "sources"),
+        ("Do you know the deadline for expense claims?", None),
+        ("What documents do I need for a visa?", None),
         ("What is PESCO?", None),
         ("hi, what is PESCO?", None),
     ],
@@ -67,6 +74,20 @@ def test_small_talk_gets_a_human_reply_without_retrieval(shipped_engine):
     assert answer.kind == "smalltalk"
     assert not answer.answered
     assert answer.hits == ()
+
+
+def test_asked_what_it_knows_the_bot_names_its_documents(tmp_path):
+    # Searched, "What are your sources?" was declined: "None of the documents mention
+    # “sources”". A corpus of many files is summed up, not listed in full.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(7):
+        (corpus / f"policy-{n}.md").write_text(f"# Policy {n}\n\nRule {n} applies.\n", "utf-8")
+    answer = Engine.open(settings_for(corpus)).ask("What are your sources?")
+    assert (answer.kind, answer.answered) == ("smalltalk", False)
+    assert answer.text.startswith("I answer from 7 documents: “policy-0.md”, “policy-1.md”")
+    assert "and 2 more." in answer.text
+    assert "policy-6.md" not in answer.text
 
 
 def test_best_sentences_pick_the_matching_one():
