@@ -246,7 +246,10 @@ class Engine:
         return answer if questions[0] == asked else replace(answer, question=asked)
 
     def _ask(self, retriever: Retriever, parsed: Question, k: int) -> Answer:
-        if parsed.empty or parsed.small_talk is not None:
+        # A message of stop words alone ("who are you?", "what is this?", "how are
+        # you") has nothing to search for: it gets the help reply, not "I could not
+        # find this in the sources".
+        if parsed.empty or parsed.small_talk is not None or not parsed.content:
             examples = self.examples(retriever)
             documents = _info(retriever.index).documents if parsed.small_talk == "sources" else ()
             return compose(parsed, None, None, *self._model(), examples, documents)

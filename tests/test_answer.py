@@ -76,6 +76,15 @@ def test_small_talk_gets_a_human_reply_without_retrieval(shipped_engine):
     assert answer.hits == ()
 
 
+@pytest.mark.parametrize("message", ["Who are you?", "what is this", "how are you"])
+def test_a_message_of_stop_words_alone_gets_the_help_reply(shipped_engine, message):
+    # It has nothing to search for; "I could not find this in the sources" read as if
+    # the documents had been searched for it.
+    answer = shipped_engine.ask(message)
+    assert (answer.kind, answer.answered) == ("smalltalk", False)
+    assert answer.text.startswith("Ask a question in plain words")
+
+
 def test_asked_what_it_knows_the_bot_names_its_documents(tmp_path):
     # Searched, "What are your sources?" was declined: "None of the documents mention
     # “sources”". A corpus of many files is summed up, not listed in full.
