@@ -288,6 +288,15 @@ def test_out_of_scope_question_abstains_with_feedback_buttons_only(
     assert {"👍", "👎"} <= set(buttons(reply))
 
 
+def test_asked_what_it_knows_it_names_its_documents(fake: FakeTelegram, bot: BotThread) -> None:
+    [reply] = ask(fake, "what do you know?")
+    assert reply["text"].startswith(
+        "I answer from 1 document: “cybersecurity-eu-external-action.txt”"
+    )
+    assert reply["text"].endswith("Send /help for tips.")  # the front end's own tip
+    assert {"👍", "👎"}.isdisjoint(buttons(reply))
+
+
 def test_more_pages_through_further_results(fake: FakeTelegram, bot: BotThread) -> None:
     [reply] = ask(fake, "cyber resilience and cooperation")
     notice, [more] = press(fake, reply, "More")
