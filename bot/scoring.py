@@ -160,9 +160,9 @@ def norm_codes(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     and a table of just that size.
     """
     values = np.asarray(norms, dtype=np.float32).ravel()
-    # np.unique, by hand: np.unique imports numpy.ma (15 ms of a one-shot ask).
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
+    # np.unique, by hand: np.unique imports numpy.ma (15 ms of a one-shot ask). A sort,
+    # then a binary search of the few distinct values: twice as fast as an argsort.
+    ordered = np.sort(values)
     first = np.ones(values.size, dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     distinct = ordered[first]
@@ -174,9 +174,7 @@ def norm_codes(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             break
     table = np.zeros(size, dtype=np.float32)
     table[: distinct.size] = distinct
-    codes = np.empty(values.size, dtype=dtype)
-    codes[order] = np.cumsum(first) - 1
-    return codes, table
+    return np.searchsorted(distinct, values).astype(dtype), table
 
 
 def top_candidates(
