@@ -49,14 +49,15 @@ def accumulate(
     counts, not weights (see `bot.index.weighting.Weights`). The passage's norm is
     table[codes[passage]] (`bot.scoring.norm_codes`): a passage's norm depends only on
     its length in words, so there are a few hundred distinct norms at most, and their
-    one- or two-byte codes are a quarter or half of the float32 norms, read at random
-    once per posting. At a million passages the codes (1 MB) stay in the CPU's cache
-    between questions where the norms (4 MB) did not: the whole answer path took 0.65
-    instead of 0.78 ms at the median (bench/README.md). The table holds every value a
-    code's type can hold, so no code, even in a damaged file, reads outside it. Sums
-    are float32, like the norms: half the memory traffic of float64 on arrays read at
-    random. Every weight is positive (idf > 0 and tf > 0), so a zero score marks a
-    passage not yet touched.
+    one- or two-byte codes take a quarter or half of the float32 norms' bytes, read at
+    random once per posting. At a million passages the codes (1 MB) stay in the CPU's
+    caches where the norms (4 MB) were pushed out by the scores, the postings and
+    other processes: the whole answer path's median and 99th percentile are up to a
+    fifth lower on a busy machine, a few percent on a quiet one (bench/README.md). The
+    table holds every value a code's type can hold, so no code, even in a damaged
+    file, reads outside it. Sums are float32, like the norms: half the memory traffic
+    of float64 on arrays read at random. Every weight is positive (idf > 0 and tf >
+    0), so a zero score marks a passage not yet touched.
 
     Returns how many passages are listed in `touched`: every passage that can be
     among the k best (the passages touched, or fewer, see below). Or -1, with `scores`
