@@ -335,7 +335,7 @@ class Engine:
 
 # The files a question reads through a memory map (the rest serve rebuilds or are
 # read whole at load); a size check of each costs a stat.
-_MAPPED = ("idf.npy", "norms.npy", "postings.", "vocabulary.", "passages.")
+_MAPPED = ("idf.npy", "norms.", "postings.", "vocabulary.", "passages.")
 
 
 @lru_cache(maxsize=4)

@@ -485,7 +485,9 @@ class Retriever:
         )
         postings = index.postings
         try:
-            candidates, scores = scoring.top_candidates(postings, index.norms, columns, weights, k)
+            candidates, scores = scoring.top_candidates(
+                postings, index.norms, columns, weights, k, index.coded_norms
+            )
         except scoring.DamagedPostings as exc:
             name = index.path / f"postings.{exc.array}.npy"
             raise IndexCorrupt(f"{name} is damaged ({exc}). {REBUILD}") from None

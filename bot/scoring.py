@@ -107,6 +107,7 @@ def warm_up() -> None:
         np.array([0, 1], dtype=np.int32),
         np.ones(2, dtype=np.uint8),
         np.ones(2, dtype=np.float32),
+        norm_codes(np.ones(2, dtype=np.float32)),
         np.array([0]),
         np.array([2]),
         np.ones(1, np.float32),
@@ -146,8 +147,43 @@ _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scoring")
 _helper_free = threading.Semaphore(1)
 
 
+def norm_codes(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The norms as small codes into a table of their distinct values: (codes, table).
+
+    table[codes] equals `norms` to the bit, and the compiled loop reads a passage's
+    norm that way (see `_kernels.accumulate` for why). A norm depends only on its
+    passage's length in words, and a passage holds at most `passages.MAX_CHARS`
+    characters, so a built index has a few hundred distinct norms at most: the codes
+    are uint8 for up to 256 of them, else uint16. The table is padded with zeros to
+    every value of the codes' type, so that any code, even from a damaged file, reads
+    inside it; more than 65,536 distinct norms (never from a build) get uint32 codes
+    and a table of just that size.
+    """
+    values = np.asarray(norms, dtype=np.float32).ravel()
+    # np.unique, by hand: np.unique imports numpy.ma (15 ms of a one-shot ask). A sort,
+    # then a binary search of the few distinct values: twice as fast as an argsort.
+    ordered = np.sort(values)
+    first = np.ones(values.size, dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    distinct = ordered[first]
+    dtype: type[np.unsignedinteger[Any]] = np.uint32
+    size = distinct.size
+    for small in (np.uint8, np.uint16):
+        if distinct.size <= np.iinfo(small).max + 1:
+            dtype, size = small, np.iinfo(small).max + 1
+            break
+    table = np.zeros(size, dtype=np.float32)
+    table[: distinct.size] = distinct
+    return np.searchsorted(distinct, values).astype(dtype), table
+
+
 def top_candidates(
-    matrix: Columns, norms: np.ndarray, columns: np.ndarray, weights: np.ndarray, k: int
+    matrix: Columns,
+    norms: np.ndarray,
+    columns: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+    coded: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every passage scoring at least the k-th best score for these weighted columns.
 
@@ -172,6 +208,8 @@ def top_candidates(
         columns: The question's term columns.
         weights: The question's weight for each column, idf and (k1 + 1) included.
         k: How many best passages are wanted; ties with the k-th are all returned.
+        coded: `norm_codes(norms)`, as the index stores them; made here if not given
+            (a sort of all the norms: an index's caller passes its own).
 
     Returns:
         (passage positions, their scores), in no particular order; empty when no
@@ -198,6 +236,8 @@ def top_candidates(
         raise DamagedPostings("indptr", f"a column's postings lie outside the {nnz} stored")
     sizes = ends - starts
     total = int(sizes.sum())
+    if coded is None and total and not _numpy_for(total):
+        coded = norm_codes(norms)
     if (
         total == 0
         or total < SPLIT_POSTINGS
@@ -206,7 +246,7 @@ def top_candidates(
         or not _cpu_free()
         or not _helper_free.acquire(blocking=False)
     ):
-        return _score(indices, data, norms, starts, ends, weights, total, k)
+        return _score(indices, data, norms, coded, starts, ends, weights, total, k)
     try:
         # Cut at the passage where the longest term's postings are half done: postings
         # of all terms then split about evenly.
@@ -220,9 +260,9 @@ def top_candidates(
             dtype=np.int64,
         )
         low = int((cuts - starts).sum())
-        lower = (indices, data, norms, starts, cuts, weights, low, k)
+        lower = (indices, data, norms, coded, starts, cuts, weights, low, k)
         first = _helper.submit(_score, *lower)
-        positions, best = _score(indices, data, norms, cuts, ends, weights, total - low, k)
+        positions, best = _score(indices, data, norms, coded, cuts, ends, weights, total - low, k)
         if first.cancel():  # the helper has not started (no CPU for it): do its half here
             other_positions, other_best = _score(*lower)
         else:
@@ -263,6 +303,7 @@ def _score(
     indices: np.ndarray,
     data: np.ndarray,
     norms: np.ndarray,
+    coded: tuple[np.ndarray, np.ndarray] | None,
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
@@ -270,12 +311,12 @@ def _score(
     k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores the given postings with the compiled loop, or numpy until it is loaded."""
-    if _numpy_for(total):
+    if _numpy_for(total) or coded is None:  # None: the loop was loaded since the check
         started = time.perf_counter()
         result = _score_numpy(indices, data, norms, starts, ends, weights, k)
         _count_numpy(time.perf_counter() - started)
         return result
-    return _score_compiled(compiled(), indices, data, norms, starts, ends, weights, total, k)
+    return _score_compiled(compiled(), indices, data, norms, coded, starts, ends, weights, total, k)
 
 
 # Seconds of numpy summing after which the compiled loop is loaded, by the question
@@ -345,6 +386,7 @@ def _score_compiled(
     indices: np.ndarray,
     data: np.ndarray,
     norms: np.ndarray,
+    coded: tuple[np.ndarray, np.ndarray],
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
@@ -361,8 +403,20 @@ def _score_compiled(
     touched = getattr(_local, "touched", None)
     if touched is None or touched.size < total:
         touched = _local.touched = np.empty(max(total, 1024), dtype=np.int32)
+    codes, table = coded
     count = kernels.accumulate(
-        starts, ends, indices, data, norms, weights, scores, touched, k, PRUNE_POSTINGS, PRUNE_RATIO
+        starts,
+        ends,
+        indices,
+        data,
+        codes,
+        table,
+        weights,
+        scores,
+        touched,
+        k,
+        PRUNE_POSTINGS,
+        PRUNE_RATIO,
     )
     if count < 0:
         raise DamagedPostings("indices", _OUT_OF_RANGE.format(n_passages))

@@ -361,6 +361,8 @@ DAMAGE = {
     "flipped-postings-indptr": ("postings.indptr.npy", _flip_middle),
     "flipped-offsets": ("passages.offsets.npy", _flip_middle),
     "retyped-norms": ("norms.npy", _retype),
+    "truncated-norm-codes": ("norms.codes.npy", _cut),
+    "flipped-norm-table": ("norms.table.npy", _flip_middle),
 }
 
 

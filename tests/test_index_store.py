@@ -34,6 +34,9 @@ def test_index_round_trips_exactly_through_save_and_load(small_corpus):
     assert loaded.words == dict(words)
     np.testing.assert_array_equal(loaded.idf, idf)
     np.testing.assert_array_equal(loaded.norms, norms)
+    codes, table = loaded.coded_norms  # what the compiled loop reads instead
+    assert codes.dtype == np.uint8 and table.size == 256
+    assert table[codes].tobytes() == norms.tobytes()
     assert loaded.postings.data.dtype == np.uint8
     assert (loaded.postings.to_scipy() != postings).nnz == 0
     assert (loaded.counts.to_scipy() != counts).nnz == 0
@@ -163,7 +166,7 @@ def test_loaded_matrices_stay_memory_mapped_as_stored(small_corpus):
 
 
 def test_an_index_of_the_previous_format_is_rebuilt_by_the_next_command(small_corpus, caplog):
-    """Format 3 stores counts once (no weights, no CSR copy): a format 2 index is not
+    """Format 4 adds the norms as codes for the scoring loop: a format 3 index is not
     read, and any command rebuilds it in full, saying why."""
     from bot.engine import Engine, ensure_index
     from tests.conftest import settings_for
@@ -171,15 +174,15 @@ def test_an_index_of_the_previous_format_is_rebuilt_by_the_next_command(small_co
     report = build(small_corpus)
     manifest = small_corpus.parent / "index" / report.build / "manifest.json"
     data = json.loads(manifest.read_text())
-    data["format_version"] = 2
+    data["format_version"] = 3
     manifest.write_text(json.dumps(data))
     said: list[str] = []
     ensure_index(settings_for(small_corpus), said.append)
-    assert "index format 2, this program reads format 3" in said[0]
+    assert "index format 3, this program reads format 4" in said[0]
     assert "python -m bot build --full" in said[0]
     assert "previous index failed its checks" in caplog.text  # nothing reused from it
     loaded = index_mod.load(small_corpus.parent / "index")
-    assert loaded.manifest["format_version"] == index_mod.FORMAT_VERSION == 3
+    assert loaded.manifest["format_version"] == index_mod.FORMAT_VERSION == 4
     assert (
         Engine.open(settings_for(small_corpus))
         .ask("How much of its electricity does Denmark get from wind?")

@@ -113,6 +113,29 @@ def test_returns_exactly_the_passages_at_or_above_the_kth_score(question: Questi
         assert scores[order].tolist() == expected[scored].tolist()
 
 
+def test_norms_of_many_lengths_score_the_same_through_two_byte_codes() -> None:
+    # A corpus of passages of every length from 1 to 400 words: more distinct norms
+    # than one-byte codes can name; the compiled loop reads them through two-byte codes
+    # and still sums exactly what the norms give, whether the index passes the codes
+    # or scoring makes them.
+    rng = np.random.default_rng(3)
+    norms = (1.2 * (0.25 + 0.75 * rng.permutation(np.arange(1, 401)) / 200)).astype(np.float32)
+    codes, table = scoring.norm_codes(norms)
+    assert codes.dtype == np.uint16 and table.size == 65536
+    assert table[codes].tobytes() == norms.tobytes()
+    matrix = sp.random(400, 5, density=0.5, format="csc", random_state=rng, dtype=np.float32)
+    matrix.data = np.ceil(matrix.data * 4).astype(np.uint8)
+    matrix.sort_indices()
+    weights = np.array([1.5, 0.7], dtype=np.float32)
+    expected = _reference(matrix, norms, [1, 3], weights)
+    kth = np.sort(expected)[::-1][9]
+    for coded in (None, (codes, table)):
+        with mock.patch.object(scoring, "_kernels", scoring.compiled()):
+            positions, scores = top_candidates(matrix, norms, np.array([1, 3]), weights, 10, coded)
+        assert sorted(positions.tolist()) == np.flatnonzero(expected >= kth).tolist()
+        assert scores.tolist() == expected[positions].tolist()
+
+
 def test_a_split_question_does_not_wait_for_a_busy_helper_thread() -> None:
     # With the other CPU busy, the helper thread may not start its half for a while:
     # the question's own thread then scores that half too, with the same result.

@@ -148,11 +148,15 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
     offsets = _load_array(build_dir / "passages.offsets.npy")
     postings = _load_matrix(build_dir, "postings", "csc", (n, v))
     norms = _load_array(build_dir / "norms.npy")
+    codes = _load_array(build_dir / "norms.codes.npy")
+    table = _load_array(build_dir / "norms.table.npy")
     passages_path = build_dir / PASSAGES
     dictionary = _load_bytes(build_dir / PASSAGE_DICTIONARY)
     checks = [
         (idf.shape == (v,), "idf.npy"),
         (norms.shape == (n,) and norms.dtype == np.float32, "norms.npy"),
+        (codes.shape == (n,) and codes.dtype in _CODE_TYPES, "norms.codes.npy"),
+        (_table_fits(table, codes), "norms.table.npy"),
         (offsets.shape == (n + 1,), "passages.offsets.npy"),
         (
             passages_path.exists() and passages_path.stat().st_size == int(offsets[-1]),
@@ -170,10 +174,27 @@ def _load_checked(build_dir: Path, manifest: dict[str, Any]) -> Index:
         idf,
         postings,
         norms,
+        (codes, table),
         PassageStore(passages_path, offsets, dictionary),
         float(manifest["scoring"]["k1"]),
         _load_passage_ids(build_dir, n),
     )
+
+
+_CODE_TYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32))
+
+
+def _table_fits(table: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether every code reads inside the norms' table (`bot.scoring.norm_codes`).
+
+    One- and two-byte codes (any built index) have a table of every value their type
+    holds, so no code needs checking; four-byte ones are each checked.
+    """
+    if table.ndim != 1 or table.dtype != np.float32 or codes.dtype not in _CODE_TYPES:
+        return False
+    if codes.dtype.itemsize < 4:
+        return table.size == np.iinfo(codes.dtype).max + 1
+    return codes.size == 0 or int(codes.max()) < table.size
 
 
 def _load_bytes(path: Path) -> bytes:

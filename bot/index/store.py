@@ -20,6 +20,10 @@ Layout of the index folder (plain data only; loading an index never runs code)::
                               filewords.offsets.npy locates each frame
         idf.npy               idf of each term
         norms.npy             each passage's BM25 length norm, k1 * (1 - b + b * len / avg)
+        norms.codes.npy       the same as codes (uint8 for up to 256 distinct norms, else
+        norms.table.npy       uint16) into the table of distinct norms, padded with zeros
+                              to every code's value: what the compiled scoring loop reads
+                              (`bot.scoring.norm_codes`)
         postings.*.npy        raw term counts, passage x term, CSC (data: uint8 counts,
                               indices: int32 passages, indptr: int64): the inverted index.
                               Each column lists its passages in order (scipy's tocsc does),
@@ -71,8 +75,9 @@ if TYPE_CHECKING:  # scipy only at build time: importing scipy.sparse costs 0.1-
 # and norms replace weights (float32, CSC) and counts (float32, CSR); bigrams seen in
 # one passage of their file are left out; passages, per-file words and the term list
 # are zstd-compressed (passages.zst with a trained dictionary, filewords.zst,
-# vocabulary.json.zst).
-FORMAT_VERSION = 3
+# vocabulary.json.zst). 4: norms.codes.npy and norms.table.npy, the norms as one- or
+# two-byte codes for the scoring loop (bench/README.md: the tail at a million passages).
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 _ENDS = 64 * 1024  # bytes hashed at each end of a build file on every load
 # A bigram is indexed where its file holds it in at least this many passages (see
@@ -421,6 +426,8 @@ class Index:
         idf: idf per column.
         postings: Raw term counts, passage x term, CSC so a question's columns are cheap.
         norms: Each passage's BM25 length norm (see `bot.index.weighting.length_norm`).
+        coded_norms: The norms as (codes, table), table[codes] == norms
+            (`bot.scoring.norm_codes`), for the compiled scoring loop.
         passages: Passage store indexed by position.
         k1: The k1 the weights were built with.
         passage_ids: Passage id -> position, or None for an index written without one.
@@ -434,6 +441,7 @@ class Index:
     idf: np.ndarray
     postings: SparseArrays
     norms: np.ndarray
+    coded_norms: tuple[np.ndarray, np.ndarray]
     passages: PassageStore
     k1: float
     passage_ids: StringTable | None = None

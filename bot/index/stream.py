@@ -50,7 +50,7 @@ from bot.index.store import (
     train_on,
 )
 from bot.index.weighting import count_dtype, length_norm, smoothed_idf
-from bot.index.writer import write_words
+from bot.index.writer import write_norms, write_words
 
 # Postings written at once: a block of terms holds about this many (a term with more
 # is a block of its own).
@@ -195,7 +195,7 @@ class StreamWriter:
         lengths = _concat(self._lengths, np.float64)
         idf = smoothed_idf(self.passages, df.astype(np.float64))
         np.save(self.folder / "idf.npy", idf.astype(np.float32))
-        np.save(self.folder / "norms.npy", length_norm(lengths, k1, b).astype(np.float32))
+        write_norms(self.folder, length_norm(lengths, k1, b).astype(np.float32))
         _write_postings(self.folder, self._runs, mappings, df, count_dtype(self._largest))
         shutil.rmtree(self.spill)
         return len(hashes)

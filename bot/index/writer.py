@@ -123,7 +123,7 @@ def _write_files(folder: Path, collection: Collection, weighted: Weights) -> Non
         folder / "filewords.zst", folder / "filewords.offsets.npy", collection.file_words_lines
     )
     np.save(folder / "idf.npy", weighted.idf)
-    np.save(folder / "norms.npy", weighted.norms)
+    write_norms(folder, weighted.norms)
     postings = weighted.postings
     np.save(folder / "postings.data.npy", postings.data)
     np.save(folder / "postings.indices.npy", postings.indices.astype(np.int32, copy=False))
@@ -134,6 +134,16 @@ def _write_files(folder: Path, collection: Collection, weighted: Weights) -> Non
     dictionary = train_on([lines[i] for i in dictionary_sample(len(lines))])
     (folder / PASSAGE_DICTIONARY).write_bytes(dictionary)
     write_lines(folder / PASSAGES, folder / "passages.offsets.npy", lines, dictionary)
+
+
+def write_norms(folder: Path, norms: np.ndarray) -> None:
+    """norms.npy, and norms.codes.npy and norms.table.npy: the same as `norm_codes`."""
+    from bot.scoring import norm_codes
+
+    codes, table = norm_codes(norms)
+    np.save(folder / "norms.npy", norms)
+    np.save(folder / "norms.codes.npy", codes)
+    np.save(folder / "norms.table.npy", table)
 
 
 def write_words(folder: Path, words: Mapping[str, int]) -> None:
