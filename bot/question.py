@@ -23,80 +23,16 @@ from bot import analysis, wordlist
 # often a user's first message: searched, they were declined ("None of the documents
 # mention “sources”"); they get the list of documents.
 _SMALL_TALK = {
-    "greeting": frozenset(
-        [
-            "hi",
-            "hello",
-            "hey",
-            "hiya",
-            "howdy",
-            "morning",
-            "afternoon",
-            "evening",
-            "good",
-            "greetings",
-            "yo",
-            "bonjour",
-            "hallo",
-            "hola",
-            "start",
-            "anyone",
-            "anybody",
-            "someone",
-        ]
-    ),
-    "thanks": frozenset(
-        [
-            "thanks",
-            "thank",
-            "thx",
-            "ty",
-            "cheers",
-            "great",
-            "ok",
-            "okay",
-            "cool",
-            "nice",
-            "perfect",
-            "awesome",
-            "bye",
-            "goodbye",
-            "much",
-            "lot",
-        ]
-    ),
-    "sources": frozenset(
-        [
-            "know",
-            "sources",
-            "source",
-            "documents",
-            "document",
-            "docs",
-            "files",
-            "topics",
-            "subjects",
-            "database",
-            "cover",
-            "covers",
-        ]
-    ),
-    "help": frozenset(
-        [
-            "help",
-            "usage",
-            "instructions",
-            "commands",
-            "work",
-            "use",
-            "ask",
-            "bot",
-            "question",
-            "questions",
-            "anything",
-            "can",
-        ]
-    ),
+    kind: frozenset(words.split())
+    for kind, words in {
+        "greeting": "hi hello hey hiya howdy morning afternoon evening good greetings yo "
+        "bonjour hallo hola start anyone anybody someone",
+        "thanks": "thanks thank thx ty cheers great ok okay cool nice perfect awesome bye "
+        "goodbye much lot",
+        "sources": "know sources source documents document docs files topics subjects "
+        "database cover covers",
+        "help": "help usage instructions commands work use ask bot question questions anything can",
+    }.items()
 }
 _CHAT_WORDS = frozenset().union(*_SMALL_TALK.values())
 
