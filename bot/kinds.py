@@ -95,7 +95,17 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     needed = NEEDS.get(question.kind)
     if needed is None:
         return None
+    if question.kind in ("how_many", "how_much"):
+        reply = _YEAR.sub("_", reply)
     return needed.search(without_asked(frozenset(question.words), reply)) is not None
+
+
+# A year is no count or amount: "What is the population of Ukraine?" is not answered by
+# "In February 2022, following the Russian invasion of Ukraine ...". Measured with the
+# model refitted (bench/answers.py): cross-validated log loss 0.5117 -> 0.5050, F1 of
+# answer triggering 61.1 -> 61.5, the seven held-out factsheet sets 175 of 220 right and
+# 87 of 104 declined (174 and 87 before).
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
 
 
 _WORD = re.compile(r"\w+")

@@ -123,6 +123,10 @@ def test_json_holds_the_contract_fields(shipped_engine):
         ("How many airships fit?", "The hangar houses fifteen airships.", True),
         ("How many airships fit?", "The hangar houses 12 airships.", True),
         ("How many airships fit?", "The hangar houses airships.", False),
+        # A year is no count: the question's number is not there.
+        ("How many airships fit?", "Since 1954 the hangar houses airships.", False),
+        ("How many airships fit?", "Since 1954 the hangar houses 12 airships.", True),
+        ("How much does the hangar hold?", "It was built in 2019.", False),
         ("What is the hangar?", "The hangar houses airships.", None),
     ],
 )

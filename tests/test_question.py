@@ -16,6 +16,8 @@ from bot.question import parse, split
         ("How many member states are there?", "how_many"),
         ("How much does a ticket cost?", "money"),
         ("What is the price of a certificate?", "money"),
+        ("What is the total budget of the projects?", "money"),
+        ("what is the population of ukraine", "how_many"),
         ("How much leave do I get?", "how_much"),
         ("how long was i love lucy on the air", "how_much"),
         ("Who leads ENISA?", "who"),
