@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import acronyms, analysis, wordlist
-from bot.kinds import NEEDS, answers_the_kind
+from bot.kinds import answers_the_kind, need
 from bot.model import AnswerModel
 from bot.question import Question
 from bot.retriever import RELATED_WEIGHT, Hit, Retriever, Search
@@ -296,7 +296,7 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
         t: search.info.get(q, 0.0) * (1.0 if t == q else RELATED_WEIGHT)
         for t, q in stands_for.items()
     }
-    needed = NEEDS.get(question.kind)
+    needed = need(question.kind)
     asked = frozenset(question.words)
     quotes: list[Quote] = []
     sentences: tuple[str, ...] = ()

@@ -9,8 +9,9 @@ text, read by the answer/abstain decision and by the choice of the quoted senten
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from bot import analysis
+from bot import analysis, related
 from bot.question import Question
 
 # What each kind of question needs the reply to hold: "When was the UN founded?" is not
@@ -84,15 +85,32 @@ NEEDS: dict[str, re.Pattern[str]] = {
 }
 
 
+def need(kind: str) -> re.Pattern[str] | None:
+    """What a kind of question needs its reply to hold (`NEEDS`), or None.
+
+    "country" needs a country's name (`related.countries`, from WordNet): "Which
+    countries take part in the ASEAN Regional Forum?" is not answered by a sentence
+    naming only the forum, nor "Which Western Balkan countries get the projects?" by
+    "the Western Balkans". The pattern is made on the first such question.
+    """
+    return _countries() if kind == "country" else NEEDS.get(kind)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> re.Pattern[str] | None:
+    names = sorted(related.countries(), key=len, reverse=True)  # the longest name first
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
+
+
 def answers_the_kind(question: Question, reply: str) -> bool | None:
     """Whether the reply holds the kind of thing the question asks for.
 
     None when the question's kind puts no condition on the reply ("what", "why",
     yes/no); otherwise True or False: a date, time, weekday, month or duration for
     "when"; a number or an amount for "how many/much"; a name or an organisation for
-    "who"; a place for "where".
+    "who"; a place for "where"; a country's name for "which country".
     """
-    needed = NEEDS.get(question.kind)
+    needed = need(question.kind)
     if needed is None:
         return None
     if question.kind in ("how_many", "how_much"):

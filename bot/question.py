@@ -290,11 +290,13 @@ def _question_word_repaired(text: str) -> str:
 
 
 # The kind of answer a question asks for, from its first words. Order matters: "how many"
-# before "how", "what year" before "what". "Which countries ..." asks for places as
-# "which country ..." does: the plurals count. "What is the total budget of ...?" asks
+# before "how", "what year" before "what". "Which regions ..." asks for places as
+# "which region ..." does: the plurals count. "What is the total budget of ...?" asks
 # for money and "What is the population of ...?" for a number, as "how much" and "how
 # many" do (with the years rule in `bot.kinds`: the out-of-scope "What is the total
-# budget of the around 20 projects?" went from answered at 0.89 to declined).
+# budget of the around 20 projects?" went from answered at 0.89 to declined). "Which
+# country/countries/nations/member states" asks for countries by name, which a region
+# or a place does not give (`bot.kinds.need`).
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "when",
@@ -334,6 +336,13 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "country",
+        re.compile(
+            r"\b(?:what|which)\s+(?:\w+\s+){0,2}(?:countr\w*|nations?|member\s+states)\b",
+            re.I,
+        ),
+    ),
+    (
         "where",
         re.compile(
             r"^\s*where\b|\b(?:what|which)\s+(?:country|countries|city|cities|places?|regions?)\b",
@@ -367,8 +376,8 @@ class Question:
             "include", see `analysis.QUESTION_FORM_WORDS`); they match passages that
             use them but a passage lacking them is not missing anything asked.
         kind: The kind of answer asked for: one of `KINDS` ("when", "how_many",
-            "how_much", "money", "who", "where", "why", "yes_no", "how", "what", "acronym",
-            "other").
+            "how_much", "money", "who", "country", "where", "why", "yes_no", "how", "what",
+            "acronym", "other").
         acronym: The acronym whose long form is asked ("What does PESCO stand for?",
             kind "acronym") or that the question is about ("What is PESCO?": the
             long form, when the text defines it, is a fine first line), or None.
@@ -425,10 +434,14 @@ def parse(text: str) -> Question:
 
 
 def _kind(text: str) -> str:
+    text = _IS.sub(r"\1 is", text)  # "What's the budget?" asks what "what is" does
     for name, pattern in _KINDS:
         if pattern.search(text):
             return name
     return "other"
+
+
+_IS = re.compile(r"\b(what|who|where|when|how|which)['’]s\b", re.I)
 
 
 def _acronym(text: str) -> str | None:

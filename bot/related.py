@@ -21,6 +21,12 @@ one synset; the pairs whose long form's initials spell the acronym are kept in
 `acronyms.tsv.gz` (an acronym, then its long forms, most frequent sense first), derived
 by the same command. The retriever searches a long form's words in place of an acronym
 the corpus lacks (`long_forms`).
+
+Country names are a third table (`countries.txt.gz`, the same command): the names of
+WordNet's instances of "country" ("Ukraine", "Ukrayina", "United States"). "Which
+countries take part in the ASEAN Regional Forum?" is not answered by a sentence that
+names only the forum, nor "Which Western Balkan countries ...?" by "the Western
+Balkans" (`bot.kinds`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from bot import acronyms, analysis
 
 FILENAME = "related.tsv.gz"
 ACRONYMS = "acronyms.tsv.gz"
+COUNTRIES = "countries.txt.gz"
 # Senses per word whose synonyms count: WordNet lists a word's senses most frequent
 # first, and past the third they drift ("help" -> "portion", "serving").
 SENSES = 3
@@ -83,6 +90,12 @@ def long_forms(acronym: str) -> tuple[str, ...]:
     return _acronyms().get(acronym, ())
 
 
+@lru_cache(maxsize=1)
+def countries() -> tuple[str, ...]:
+    """Country names as written ("Ukraine", "United States"), read once; none if missing."""
+    return tuple(_shipped_lines(COUNTRIES))
+
+
 def derive(wordnet: Path) -> dict[str, set[str]]:
     """Builds the table from WordNet's database files (`data.noun`, `index.noun`, ...).
 
@@ -126,6 +139,53 @@ def derive(wordnet: Path) -> dict[str, set[str]]:
     return {stem: found for stem, found in table.items() if found}
 
 
+def derive_countries(wordnet: Path) -> list[str]:
+    """The names of WordNet's countries: instances of the noun "country" or a kind of it.
+
+    The senses of "country" whose synset also holds "state" are the political ones
+    (not "area, country", whose instances are cities); their kinds are "European
+    country", "African country" and so on. A group of countries ("Balkans: the Balkan
+    countries collectively") is left out: it names a region, not a country.
+
+    Raises:
+        OSError: A database file cannot be read.
+    """
+    synsets: dict[str, tuple[list[str], list[tuple[str, str]]]] = {}
+    groups = set()
+    for fields in _records(wordnet / "data.noun", gloss=True):
+        count = int(fields[3], 16)
+        words = [fields[4 + 2 * i].replace("_", " ") for i in range(count)]
+        at = 4 + 2 * count
+        pointers = [
+            (fields[at + 1 + 4 * i], fields[at + 2 + 4 * i]) for i in range(int(fields[at]))
+        ]
+        synsets[fields[0]] = (words, pointers)
+        if "collectively" in fields[-1]:
+            groups.add(fields[0])
+    instances: dict[str, list[str]] = defaultdict(list)  # class -> its instances
+    kinds: dict[str, list[str]] = defaultdict(list)  # class -> its hyponyms
+    for offset, (_, pointers) in synsets.items():
+        for symbol, target in pointers:
+            if symbol == "@i":
+                instances[target].append(offset)
+            elif symbol == "@":
+                kinds[target].append(offset)
+    senses = next((f for f in _records(wordnet / "index.noun") if f[0] == "country"), [])
+    political = [o for o in senses[4 + int(senses[3]) + 2 :] if "state" in synsets[o][0]]
+    classes, todo = set(political), list(political)
+    while todo:
+        for kind in kinds[todo.pop()]:
+            if kind not in classes:
+                classes.add(kind)
+                todo.append(kind)
+    names = {
+        word
+        for offset in {i for c in classes for i in instances[c]} - groups
+        for word in synsets[offset][0]
+    }
+    return sorted(names)
+
+
 def derive_acronyms(wordnet: Path) -> dict[str, list[str]]:
     """Acronyms and their long forms from WordNet's nouns ("UN": "United Nations").
 
@@ -160,12 +220,16 @@ def _initials(long_form: str) -> str:
     return "".join(w[0].lower() for w in words if w and w.lower() not in _SMALL_WORDS)
 
 
-def _records(path: Path) -> Iterator[list[str]]:
-    """The fields of a WordNet database file's lines, the licence header skipped."""
+def _records(path: Path, gloss: bool = False) -> Iterator[list[str]]:
+    """The fields of a WordNet database file's lines, the licence header skipped.
+
+    With `gloss`, the line's gloss (the text after "|") is the last field.
+    """
     with path.open(encoding="latin-1") as lines:
         for line in lines:
             if not line.startswith("  "):
-                yield line.split("|", 1)[0].split()
+                fields, _, text = line.partition("|")
+                yield [*fields.split(), text.strip()] if gloss else fields.split()
 
 
 def write(table: dict[str, set[str]], out: Path) -> None:
@@ -180,6 +244,11 @@ def write_acronyms(table: dict[str, list[str]], out: Path) -> None:
     _write_gzipped("".join("\t".join((a, *table[a])) + "\n" for a in sorted(table)), out)
 
 
+def write_countries(names: list[str], out: Path) -> None:
+    """Writes the country names as gzipped lines, sorted."""
+    _write_gzipped("".join(f"{name}\n" for name in sorted(names)), out)
+
+
 def _write_gzipped(text: str, out: Path) -> None:
     """Writes text gzipped without a timestamp, so a rebuild gives the same bytes."""
     out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
@@ -188,7 +257,7 @@ def _write_gzipped(text: str, out: Path) -> None:
 def main(argv: list[str]) -> int:
     """`python -m bot.related WORDNET_DIR [OUT]`: derives the shipped tables.
 
-    The acronym table is written beside OUT (`ACRONYMS`).
+    The acronym and country tables are written beside OUT (`ACRONYMS`, `COUNTRIES`).
     """
     if not argv:
         print("usage: python -m bot.related WORDNET_DIR [OUT]", file=sys.stderr)
@@ -197,8 +266,10 @@ def main(argv: list[str]) -> int:
     try:
         table = derive(Path(argv[0]))
         known = derive_acronyms(Path(argv[0]))
+        names = derive_countries(Path(argv[0]))
         write(table, out)
         write_acronyms(known, out.with_name(ACRONYMS))
+        write_countries(names, out.with_name(COUNTRIES))
     except OSError as exc:
         print(
             f"Error: {exc.filename or argv[0]}: {exc.strerror} (give the folder holding "
@@ -208,6 +279,7 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"{len(table)} words, {sum(map(len, table.values()))} links -> {out}")
     print(f"{len(known)} acronyms -> {out.with_name(ACRONYMS)}")
+    print(f"{len(names)} country names -> {out.with_name(COUNTRIES)}")
     return 0
 
 

@@ -17,6 +17,7 @@ from bot.question import parse, split
         ("How much does a ticket cost?", "money"),
         ("What is the price of a certificate?", "money"),
         ("What is the total budget of the projects?", "money"),
+        ("What's the budget for the projects?", "money"),
         ("what is the population of ukraine", "how_many"),
         ("How much leave do I get?", "how_much"),
         ("how long was i love lucy on the air", "how_much"),
@@ -24,7 +25,9 @@ from bot.question import parse, split
         ("Where is the agency located?", "where"),
         # A plural asks for the same kind as its singular.
         ("Which regions have EU cyber projects?", "where"),
-        ("which countries take part", "where"),
+        ("which countries take part", "country"),
+        ("Which EU member states take part in PESCO?", "country"),
+        ("which western balkan countrys get the projects", "country"),
         ("Which organisations run the dialogues?", "who"),
         ("What companies does the EU work with?", "who"),
         ("Which days must we come in?", "when"),

@@ -113,6 +113,33 @@ def test_well_known_acronyms_are_paired_with_the_long_forms_they_spell(tmp_path)
     assert out.read_bytes() == first
 
 
+def test_country_names_are_the_instances_of_the_political_sense_of_country(tmp_path):
+    # {country, state, land} (sense 1) has a kind, {European country}, whose instances
+    # are countries; {area, country} (sense 2) has instances too, but they are cities.
+    # {Balkans} is "the Balkan countries collectively": a region, left out.
+    header = "  1 licence header\n"
+    (tmp_path / "data.noun").write_text(
+        header
+        + "00000001 15 n 03 country 0 state 0 land 0 000 | a political body\n"
+        + "00000002 15 n 02 European_country 0 European_nation 0 001 @ 00000001 n 0000 | x\n"
+        + "00000003 15 n 02 Ukraine 0 Ukrayina 0 001 @i 00000002 n 0000 | a republic\n"
+        + "00000004 15 n 01 Balkans 0 001 @i 00000002 n 0000 | the Balkan countries collectively\n"
+        + "00000005 15 n 02 area 0 country 0 000 | a region\n"
+        + "00000006 15 n 01 Hobart 0 001 @i 00000005 n 0000 | a city\n",
+        encoding="latin-1",
+    )
+    (tmp_path / "index.noun").write_text(
+        header + "country n 2 0 2 2 00000001 00000005\n", encoding="latin-1"
+    )
+    assert related.derive_countries(tmp_path) == ["Ukraine", "Ukrayina"]
+
+
+def test_the_shipped_country_names_hold_countries_and_no_regions():
+    names = set(related.countries())
+    assert {"Ukraine", "Russia", "United States", "Netherlands"} <= names
+    assert not {"Balkans", "Europe", "Brussels"} & names
+
+
 def test_an_acronym_the_text_spells_out_finds_the_passage(tmp_path):
     engine = engine_over(
         tmp_path,
