@@ -53,7 +53,8 @@ _AGENTS = (
     "government ministry minister president chair director manager officer authority "
     "authorities organisation organization union company service staff secretary member "
     "members people person founder author leader head partners states society sector "
-    "industry academia academics experts community stakeholders employer employees"
+    "industry academia academics experts community stakeholders employer employees "
+    "everyone everybody citizens users public"  # "who is it for?": "for everyone"
 )
 _NAME = re.compile(
     r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\b(?:" + "|".join(_AGENTS.split()) + r")s?\b"
