@@ -127,6 +127,8 @@ def test_json_holds_the_contract_fields(shipped_engine):
         ("How many airships fit?", "Since 1954 the hangar houses airships.", False),
         ("How many airships fit?", "Since 1954 the hangar houses 12 airships.", True),
         ("How much does the hangar hold?", "It was built in 2019.", False),
+        ("Who is the service for?", "the service is for everyone in the region.", True),
+        ("Who is the service for?", "the service is free of charge.", False),
         # "Which country" wants a country by name: a region or a forum is not one.
         ("Which country did the team help?", "The team was activated to help Ukraine.", True),
         ("Which countries get the projects?", "Projects run in the Western Balkans.", False),
