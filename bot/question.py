@@ -338,7 +338,8 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "country",
         re.compile(
-            r"\b(?:what|which)\s+(?:\w+\s+){0,2}(?:countr\w*|nations?|member\s+states)\b",
+            r"\b(?:what|which)\s+(?:(?!(?:" + "|".join(_AUXILIARIES) + r")\b)\w+\s+){0,2}"
+            r"(?:countr\w*|nations?|member\s+states)\b",
             re.I,
         ),
     ),

@@ -28,6 +28,8 @@ from bot.question import parse, split
         ("which countries take part", "country"),
         ("Which EU member states take part in PESCO?", "country"),
         ("which western balkan countrys get the projects", "country"),
+        ("Which island countries take part?", "country"),
+        ("what should partner countries get better at?", "what"),
         ("Which organisations run the dialogues?", "who"),
         ("What companies does the EU work with?", "who"),
         ("Which days must we come in?", "when"),
