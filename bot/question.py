@@ -156,7 +156,11 @@ def _spelled_out(text: str) -> str:
         word = match.group(0)
         return word if word.isupper() else _CONTRACTIONS[word.casefold()]
 
-    return _CONTRACTION.sub(spell, text)
+    # With the apostrophe too: "What's the budget?" asks what "what is the budget" does.
+    return _CONTRACTION.sub(spell, _IS.sub(r"\1 is", text))
+
+
+_IS = re.compile(r"\b(what|who|where|when|how|which)['’]s\b", re.I)
 
 
 # An HTML formatting tag pasted with a question: "<i>", "</b>", "<br/>" (not "<PESCO>").
@@ -435,14 +439,10 @@ def parse(text: str) -> Question:
 
 
 def _kind(text: str) -> str:
-    text = _IS.sub(r"\1 is", text)  # "What's the budget?" asks what "what is" does
     for name, pattern in _KINDS:
         if pattern.search(text):
             return name
     return "other"
-
-
-_IS = re.compile(r"\b(what|who|where|when|how|which)['’]s\b", re.I)
 
 
 def _acronym(text: str) -> str | None:
