@@ -36,6 +36,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -102,19 +103,11 @@ def derive(wordnet: Path) -> dict[str, set[str]]:
     Raises:
         OSError: A database file cannot be read.
     """
-    synsets: dict[tuple[str, str], tuple[list[str], list[tuple[str, str, str, int, int]]]] = {}
+    synsets: dict[tuple[str, str], tuple[list[str], list[Pointer]]] = {}
     for pos in _POS:
-        for fields in _records(wordnet / f"data.{pos}"):
-            count = int(fields[3], 16)
-            words = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
-            at = 4 + 2 * count
-            pointers = []
-            for _ in range(int(fields[at])):
-                symbol, offset, target_pos, ends = fields[at + 1 : at + 5]
-                at += 4
-                target_pos = "a" if target_pos == "s" else target_pos
-                pointers.append((symbol, offset, target_pos, int(ends[:2], 16), int(ends[2:], 16)))
-            synsets[pos[0] if pos != "adv" else "r", fields[0]] = (words, pointers)
+        for synset in _synsets(wordnet / f"data.{pos}"):
+            words = [w.lower() for w in synset.words]
+            synsets[pos[0] if pos != "adv" else "r", synset.offset] = (words, synset.pointers)
     table: dict[str, set[str]] = defaultdict(set)
     for pos in _POS:
         key = pos[0] if pos != "adv" else "r"
@@ -122,9 +115,8 @@ def derive(wordnet: Path) -> dict[str, set[str]]:
             lemma = fields[0]
             if "_" in lemma:
                 continue
-            offsets = fields[4 + int(fields[3]) + 2 :]
             stem = analysis.stem(lemma)
-            for offset in offsets[:SENSES]:
+            for offset in _senses(fields)[:SENSES]:
                 words, pointers = synsets[key, offset]
                 found = set(words)
                 for symbol, target, target_pos, source, goal in pointers:
@@ -150,28 +142,18 @@ def derive_countries(wordnet: Path) -> list[str]:
     Raises:
         OSError: A database file cannot be read.
     """
-    synsets: dict[str, tuple[list[str], list[tuple[str, str]]]] = {}
-    groups = set()
-    for fields in _records(wordnet / "data.noun", gloss=True):
-        count = int(fields[3], 16)
-        words = [fields[4 + 2 * i].replace("_", " ") for i in range(count)]
-        at = 4 + 2 * count
-        pointers = [
-            (fields[at + 1 + 4 * i], fields[at + 2 + 4 * i]) for i in range(int(fields[at]))
-        ]
-        synsets[fields[0]] = (words, pointers)
-        if "collectively" in fields[-1]:
-            groups.add(fields[0])
+    synsets = {synset.offset: synset for synset in _synsets(wordnet / "data.noun")}
     instances: dict[str, list[str]] = defaultdict(list)  # class -> its instances
     kinds: dict[str, list[str]] = defaultdict(list)  # class -> its hyponyms
-    for offset, (_, pointers) in synsets.items():
-        for symbol, target in pointers:
+    for offset, synset in synsets.items():
+        for symbol, target, *_ in synset.pointers:
             if symbol == "@i":
                 instances[target].append(offset)
             elif symbol == "@":
                 kinds[target].append(offset)
-    senses = next((f for f in _records(wordnet / "index.noun") if f[0] == "country"), [])
-    political = [o for o in senses[4 + int(senses[3]) + 2 :] if "state" in synsets[o][0]]
+    country = next((f for f in _records(wordnet / "index.noun") if f[0] == "country"), None)
+    senses = _senses(country) if country else []
+    political = [o for o in senses if "state" in synsets[o].words]
     classes, todo = set(political), list(political)
     while todo:
         for kind in kinds[todo.pop()]:
@@ -179,9 +161,10 @@ def derive_countries(wordnet: Path) -> list[str]:
                 classes.add(kind)
                 todo.append(kind)
     names = {
-        word
-        for offset in {i for c in classes for i in instances[c]} - groups
-        for word in synsets[offset][0]
+        word.replace("_", " ")
+        for offset in {i for c in classes for i in instances[c]}
+        if "collectively" not in synsets[offset].gloss
+        for word in synsets[offset].words
     }
     return sorted(names)
 
@@ -198,8 +181,8 @@ def derive_acronyms(wordnet: Path) -> dict[str, list[str]]:
         OSError: A database file cannot be read.
     """
     found: dict[str, list[str]] = defaultdict(list)
-    for fields in _records(wordnet / "data.noun"):
-        words = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]) for i in range(int(fields[3], 16))]
+    for synset in _synsets(wordnet / "data.noun"):
+        words = synset.words
         for acronym in (w for w in words if w.isalnum() and acronyms.is_acronym(w)):
             for long_form in (w.replace("_", " ") for w in words if "_" in w):
                 forms = found[acronym.lower()]
@@ -220,16 +203,61 @@ def _initials(long_form: str) -> str:
     return "".join(w[0].lower() for w in words if w and w.lower() not in _SMALL_WORDS)
 
 
-def _records(path: Path, gloss: bool = False) -> Iterator[list[str]]:
-    """The fields of a WordNet database file's lines, the licence header skipped.
-
-    With `gloss`, the line's gloss (the text after "|") is the last field.
-    """
+def _records(path: Path) -> Iterator[list[str]]:
+    """The fields of a WordNet database file's lines, the licence header skipped."""
     with path.open(encoding="latin-1") as lines:
         for line in lines:
             if not line.startswith("  "):
-                fields, _, text = line.partition("|")
-                yield [*fields.split(), text.strip()] if gloss else fields.split()
+                yield line.split("|", 1)[0].split()
+
+
+# A pointer from a synset: its symbol ("@" hypernym, "@i" instance of, "+" derivation,
+# ...), the target's offset and part of speech ("s" read as "a"), and the source and
+# target word numbers (0 and 0 for a pointer between whole synsets).
+Pointer = tuple[str, str, str, int, int]
+
+
+@dataclass(frozen=True)
+class Synset:
+    """One line of a WordNet data file (`data.noun`, ...).
+
+    Attributes:
+        offset: Its offset, the key pointers use.
+        words: Its words as written ("European_Union", "ASEAN"), an adjective's
+            syntactic marker ("(a)") dropped.
+        pointers: Its pointers (`Pointer`).
+        gloss: Its definition and examples.
+    """
+
+    offset: str
+    words: list[str]
+    pointers: list[Pointer]
+    gloss: str
+
+
+def _synsets(path: Path) -> Iterator[Synset]:
+    """The synsets of a WordNet data file, the licence header skipped."""
+    with path.open(encoding="latin-1") as lines:
+        for line in lines:
+            if line.startswith("  "):
+                continue
+            head, _, gloss = line.partition("|")
+            fields = head.split()
+            count = int(fields[3], 16)
+            words = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]) for i in range(count)]
+            at = 4 + 2 * count
+            pointers: list[Pointer] = []
+            for _ in range(int(fields[at])):
+                symbol, offset, target_pos, ends = fields[at + 1 : at + 5]
+                at += 4
+                target_pos = "a" if target_pos == "s" else target_pos
+                pointers.append((symbol, offset, target_pos, int(ends[:2], 16), int(ends[2:], 16)))
+            yield Synset(fields[0], words, pointers, gloss.strip())
+
+
+def _senses(fields: list[str]) -> list[str]:
+    """The synset offsets of an index file's lemma line, most frequent sense first."""
+    return fields[4 + int(fields[3]) + 2 :]
 
 
 def write(table: dict[str, set[str]], out: Path) -> None:
