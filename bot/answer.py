@@ -210,9 +210,10 @@ def small_talk_reply(kind: str, examples: Sequence[str] = (), documents: Sequenc
         documents: The documents' names, for "sources" ("What do you know?").
     """
     example = f", for example “{examples[0]}”" if examples else ""
-    if kind == "sources" and documents:
-        return _sources(documents) + " " + _REPLIES["help"].format(example=example)
-    template = _EMPTY if kind == "empty" else _REPLIES.get(kind, _REPLIES["help"])
+    if kind == "sources":  # the documents' names, then how to ask
+        named = _sources(documents) + " " if documents else ""
+        return named + _REPLIES["help"].format(example=example)
+    template = _EMPTY if kind == "empty" else _REPLIES[kind]
     return template.format(example=example)
 
 
