@@ -13,7 +13,7 @@ product's code path (`Engine.ask`) and prints:
   the best-scoring sentence);
 - "held out": the learned decision refitted without the set (on every other set given)
   and judged on it: how the decision does on a corpus it has never seen;
-- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-7.jsonl`,
+- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-9.jsonl`,
   questions about the shipped factsheet written blind (without running the bot) and
   never trained on: the shipped model's figure on them is an honest one for new
   questions about a corpus it was calibrated on;
@@ -120,6 +120,8 @@ def project_sets() -> list[QuestionSet]:
                 (5, "factsheet-5.jsonl"),
                 (6, "factsheet-6.jsonl"),
                 (7, "factsheet-7.jsonl"),
+                (8, "factsheet-8.jsonl"),
+                (9, "factsheet-9.jsonl"),
             )
         ),
     ]
