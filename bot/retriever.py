@@ -257,7 +257,12 @@ class Retriever:
         """The longest corpus stem of 6+ letters that begins the given stem, or None.
 
         A fallback for derived words the stemmer keeps apart: "cybercriminals" asked,
-        "cybercrimes" written (stems "cybercrimin" and "cybercrim").
+        "cybercrimes" written (stems "cybercrimin" and "cybercrim"). `search` asks it
+        only for a word that is no common English word, like any other repair (issue 10:
+        a common word "simply does not match"): it made "director" "direct" and
+        "Did you mean “ukraine”?" of "Ukrainian". With that, over the project's question
+        sets: cross-validated log loss 0.4994 -> 0.4981; F1 fitted without each set:
+        factsheet +2.4, HR +0.7, US Constitution -0.3, NIST -0.2, WikiQA -0.1.
         """
         for end in range(len(stem) - 1, 5, -1):
             if self.column(stem[:end]) is not None:
@@ -383,7 +388,9 @@ class Retriever:
                     # "Did you mean" is for typos, not for "incentivize" / "incentivise".
                     corrections.append((word, fixed))
                 stems.append(analysis.stem(fixed))
-            elif prefix := self.stem_prefix(stem):
+            elif not wordlist.is_common(word) and (prefix := self.stem_prefix(stem)):
+                # Not for a common English word: "director" is no "direct", and
+                # "Ukrainian" reaches "Ukraine" through its related words (below).
                 corrections.append((word, self._surface_of_stem.get(prefix, prefix)))
                 stems.append(prefix)
             else:

@@ -153,6 +153,29 @@ def test_a_common_english_word_is_not_repaired_into_a_corpus_word(tmp_path):
     assert search.corrections == ()
 
 
+def test_a_word_the_stemmer_keeps_apart_is_matched_by_the_corpus_stem_it_begins_with(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "law.txt").write_text(
+        "Partners prosecute cybercrimes.\n\nThe director reports every year.", encoding="utf-8"
+    )
+    index_mod.build(corpus, tmp_path / "index")
+    retriever = Retriever(index_mod.load(tmp_path / "index"))
+    derived = retriever.search("who goes after cybercriminals")  # no common English word
+    assert derived.corrections == (("cybercriminals", "cybercrimes"),)
+    assert "cybercrimes" in derived.hits[0].passage.text
+    common = retriever.search("who is the directory for")  # a common word: no repair
+    assert common.corrections == () and common.unknown == ("directory",)
+    assert not any("director" in h.passage.text for h in common.hits)
+
+
+def test_a_common_derived_word_gets_no_did_you_mean_and_matches_through_related_words(retriever):
+    search = retriever.search("Does the EU support Ukrainian cyber defence?", k=3)
+    assert search.corrections == ()  # was "Did you mean “ukraine”?"
+    assert search.related == {"ukrainian": ("ukrain",)}
+    assert "Ukraine" in search.hits[0].passage.text
+
+
 def test_large_typo_buckets_repair_as_a_full_comparison_would(tmp_path, monkeypatch):
     # Many invented names sharing their first and last letters, as at a million
     # passages: the numpy filter of large buckets must pass every word one edit away.
