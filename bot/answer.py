@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -164,6 +165,24 @@ def joined(question: str, answers: Sequence[Answer]) -> Answer:
         tuple(q for a in answered for q in a.quotes),
         tuple(answers),
     )
+
+
+def corrected_words(corrections: Sequence[tuple[str, str]], hits: Sequence[Hit]) -> str:
+    """The repaired words for "Did you mean ...?", each as the passages write it.
+
+    A repair is a corpus word in the index's lower case; "Did you mean “ukraine”?"
+    looked careless beside a reply that says "Ukraine". The top passages give its
+    spelling, the first not in capitals throughout if any ("Cybersecurity" rather
+    than a heading's "CYBERSECURITY"; "PESCO" stays); a word they lack stays as it is.
+    """
+    texts = [h.passage.text for h in hits[:3]]
+    written = []
+    for _, word in corrections:
+        pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+        found = [m.group(0) for t in texts for m in pattern.finditer(t)]
+        spelt = next((w for w in found if not w.isupper()), found[0] if found else word)
+        written.append(f"“{spelt}”")
+    return ", ".join(written)
 
 
 def source_line(hit: Hit) -> str:
@@ -480,8 +499,7 @@ def compose(
         return Answer(question.text, "smalltalk", False, text)
     did_you_mean = ""
     if search.corrections:
-        fixed = ", ".join(f"“{b}”" for _, b in search.corrections)
-        did_you_mean = f"(Did you mean {fixed}?)\n"
+        did_you_mean = f"(Did you mean {corrected_words(search.corrections, search.hits)}?)\n"
     if reply is None:
         return _abstain(question, search, did_you_mean, 0.0)
     confidence = model.probability(reply.features)

@@ -75,5 +75,5 @@ def test_the_first_text_defining_it_wins_and_case_is_ignored():
 def test_a_mistyped_acronym_is_expanded_as_repaired(shipped_engine):
     answer = shipped_engine.ask("what does pecso stand for")
     assert answer.answered
-    assert "Did you mean" in answer.text and "pesco" in answer.text
+    assert "Did you mean “PESCO”?" in answer.text
     assert "PESCO stands for Permanent Structured Cooperation" in answer.text

@@ -27,7 +27,7 @@ def test_answer_leads_with_the_best_sentence_then_the_source(shipped_engine):
 def test_typo_correction_is_said_in_the_reply(shipped_engine):
     answer = shipped_engine.ask("What did the EU offer Ukriane?")
     assert answer.answered
-    assert answer.text.startswith("(Did you mean “ukraine”?)")
+    assert answer.text.startswith("(Did you mean “Ukraine”?)")  # as the text writes it
     assert answer.corrections == (("ukriane", "ukraine"),)
 
 
@@ -358,3 +358,18 @@ def test_chat_between_questions_is_left_out_but_the_message_is_kept(shipped_engi
     assert answer.answered and not answer.parts
     assert answer.question == "Hello? Is anyone there? What is PESCO?"
     assert "Permanent Structured Cooperation" in answer.text
+
+
+def test_did_you_mean_spells_a_repaired_word_as_the_passages_write_it():
+    from bot.passages import Passage
+    from bot.retriever import Hit
+
+    def hit(text: str, n: int) -> Hit:
+        return Hit(Passage(f"doc.txt#{n}-abcdef12", "doc.txt", "", text, n), 0.5, 1.0)
+
+    hits = (hit("CYBERSECURITY: EU EXTERNAL ACTION", 0), hit("The EU's Cybersecurity Strategy", 1))
+    shown = answer_mod.corrected_words((("cybersecurty", "cybersecurity"),), hits)
+    assert shown == "“Cybersecurity”"  # not the heading's capitals
+    acronym = answer_mod.corrected_words((("pecso", "pesco"),), (hit("PESCO projects", 2),))
+    assert acronym == "“PESCO”"  # written only in capitals: kept so
+    assert answer_mod.corrected_words((("atak", "attack"),), hits) == "“attack”"  # not there

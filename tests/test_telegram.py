@@ -274,9 +274,9 @@ def test_two_questions_in_one_message_get_both_answers(fake: FakeTelegram, bot: 
 
 def test_typo_is_repaired_and_said(fake: FakeTelegram, bot: BotThread) -> None:
     [reply] = ask(fake, "How does the EU help Ukriane?")
-    assert reply["text"].startswith("Did you mean “ukraine”?")
+    assert reply["text"].startswith("Did you mean “Ukraine”?")
     assert "Ukraine" in reply["text"]
-    assert "<i>Did you mean “ukraine”?" in html_of(fake, reply)
+    assert "<i>Did you mean “Ukraine”?" in html_of(fake, reply)
 
 
 def test_out_of_scope_question_abstains_with_feedback_buttons_only(

@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.answer import Answer, Quote, invites_tip, quote_body, source_line
+from bot.answer import Answer, Quote, corrected_words, invites_tip, quote_body, source_line
 from bot.passages import Passage
 from bot.telegram import texts
 
@@ -176,7 +176,7 @@ def _answer_spans(answer: Answer) -> list[Span]:
         return [(answer.text, "")]
     spans: list[Span] = []
     if answer.corrections:
-        fixed = ", ".join(f"“{corrected}”" for _, corrected in answer.corrections)
+        fixed = corrected_words(answer.corrections, answer.hits)
         spans += [(texts.DID_YOU_MEAN.format(fixed=fixed), "i"), ("\n", "")]
     quotes = answer.quotes or (Quote(answer.sentences, answer.hits[0]),)
     for number, quote in enumerate(quotes):
