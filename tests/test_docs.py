@@ -116,3 +116,13 @@ def test_every_module_has_a_place_in_the_layout_table():
         if f"`{p.name}`" not in section and f"`{p.relative_to(ROOT)}`" not in section
     )
     assert unnamed == []
+
+
+def test_the_console_example_is_what_the_console_answers(shipped_corpus):
+    # The README's first example: "? QUESTION", the reply's lines, then the tip.
+    example = re.search(r"```text\n\? (.+)\n((?:.+\n)+?)\(:more", README)
+    assert example is not None
+    question, reply = example.group(1), example.group(2)
+    result = run_bot("console", cwd=shipped_corpus.parent, stdin=question + "\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == reply  # a pipe gets the reply alone: no prompt, no tips
