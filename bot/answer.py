@@ -36,7 +36,7 @@ from bot.sentences import (
     stems_of,
     units,
 )
-from bot.suggestions import shorten
+from bot.suggestions import nearest_topics, shorten
 
 # Small-talk replies name no command: each front end adds its own way to get help
 # (console ":help", Telegram "/help"). "{example}" is a question from the corpus.
@@ -528,7 +528,7 @@ def compose(
 def _abstain(question: Question, search: Search, did_you_mean: str, confidence: float) -> Answer:
     """The honest "not in the sources" reply, naming the nearest topics if any."""
     hits = search.hits
-    suggestions = tuple(dict.fromkeys(h.passage.section for h in hits if h.passage.section))[:3]
+    suggestions = nearest_topics([(h.passage.section, h.passage.doc) for h in hits])
     text = did_you_mean + _ABSTAIN
     if search.unknown and not hits:
         text += f" None of the documents mention “{shorten(search.unknown[0])}”."

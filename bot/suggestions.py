@@ -63,6 +63,24 @@ def _is_file_name(heading: str, documents: Sequence[str]) -> bool:
     return heading == heading.lower() and _words_only(heading) in stems
 
 
+def nearest_topics(sources: Sequence[tuple[str, str]], limit: int = 3) -> tuple[str, ...]:
+    """The headings of the passages nearest a declined question, worth naming as topics.
+
+    Args:
+        sources: (section, document) of each passage, best first.
+        limit: How many to name at most.
+
+    A file name's stand-in for a heading names no topic, and one heading written twice
+    ("CYBERSECURITY: EU EXTERNAL ACTION" and the file's "cybersecurity eu external
+    action") is named once: "Nearest topics" listed both.
+    """
+    named: dict[str, str] = {}
+    for section, doc in sources:
+        if section.strip() and not _is_file_name(section, (doc,)):
+            named.setdefault(_words_only(section), section)
+    return tuple(named.values())[:limit]
+
+
 def topics(info: IndexInfo) -> list[str]:
     """Section topics worth naming: short headings first, a document's title last.
 

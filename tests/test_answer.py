@@ -48,6 +48,29 @@ def test_abstention_lists_the_nearest_topics_when_there_are_some(shipped_engine)
     assert "Nearest topics:" in answer.text
 
 
+def test_nearest_topics_name_each_heading_once_and_no_file_name():
+    from bot.suggestions import nearest_topics
+
+    doc = "cybersecurity-eu-external-action.txt"
+    sources = [
+        ("EU CYBERSECURITY STRATEGY", doc),
+        ("cybersecurity eu external action", doc),  # the file name's stand-in
+        ("CYBERSECURITY: EU EXTERNAL ACTION", doc),
+        ("EU Cybersecurity Strategy", doc),  # the first heading again
+        ("Leave", "hr.txt"),
+        ("Pay", "hr.txt"),
+    ]
+    topics = nearest_topics(sources)
+    assert topics == ("EU CYBERSECURITY STRATEGY", "CYBERSECURITY: EU EXTERNAL ACTION", "Leave")
+
+
+def test_a_declined_question_names_no_file_name_as_a_topic(shipped_engine):
+    answer = shipped_engine.ask("why is cybersecurity important for the EU")
+    assert not answer.answered
+    assert "cybersecurity eu external action" not in answer.text
+    assert "CYBERSECURITY: EU EXTERNAL ACTION" in answer.suggestions
+
+
 @pytest.mark.parametrize(
     ("message", "kind"),
     [
