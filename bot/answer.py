@@ -172,15 +172,18 @@ def corrected_words(corrections: Sequence[tuple[str, str]], hits: Sequence[Hit])
 
     A repair is a corpus word in the index's lower case; "Did you mean “ukraine”?"
     looked careless beside a reply that says "Ukraine". The top passages give its
-    spelling, the first not in capitals throughout if any ("Cybersecurity" rather
-    than a heading's "CYBERSECURITY"; "PESCO" stays); a word they lack stays as it is.
+    spelling: in lower case if they ever write it so (a common noun capitalised in a
+    title, "the EU Cybersecurity Strategy", stays "cybersecurity"), else capitalised
+    ("Ukraine") rather than in a heading's capitals; "PESCO" stays. A word they lack
+    stays as it is.
     """
     texts = [h.passage.text for h in hits[:3]]
     written = []
     for _, word in corrections:
         pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
         found = [m.group(0) for t in texts for m in pattern.finditer(t)]
-        spelt = next((w for w in found if not w.isupper()), found[0] if found else word)
+        # The lower-case form first, then any not all in capitals, then any at all.
+        spelt = min(found, key=lambda w: (not w.islower(), w.isupper()), default=word)
         written.append(f"“{spelt}”")
     return ", ".join(written)
 

@@ -393,6 +393,9 @@ def test_did_you_mean_spells_a_repaired_word_as_the_passages_write_it():
     hits = (hit("CYBERSECURITY: EU EXTERNAL ACTION", 0), hit("The EU's Cybersecurity Strategy", 1))
     shown = answer_mod.corrected_words((("cybersecurty", "cybersecurity"),), hits)
     assert shown == "“Cybersecurity”"  # not the heading's capitals
+    hits += (hit("Increased cybersecurity is essential", 2),)
+    shown = answer_mod.corrected_words((("cybersecurty", "cybersecurity"),), hits)
+    assert shown == "“cybersecurity”"  # a common noun, capitalised only in a title
     acronym = answer_mod.corrected_words((("pecso", "pesco"),), (hit("PESCO projects", 2),))
     assert acronym == "“PESCO”"  # written only in capitals: kept so
     assert answer_mod.corrected_words((("atak", "attack"),), hits) == "“attack”"  # not there
