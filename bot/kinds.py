@@ -109,8 +109,11 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     None when the question's kind puts no condition on the reply ("what", "why",
     yes/no); otherwise True or False: a date, time, weekday, month or duration for
     "when"; a number or an amount for "how many/much"; a name or an organisation for
-    "who"; a place for "where"; a country's name for "which country".
+    "who"; a place for "where"; a country's name for "which country"; the term
+    defined for "what does X mean?" (`defines`).
     """
+    if question.kind == "definition" and question.term:
+        return defines(question.term, reply)
     needed = need(question.kind)
     if needed is None:
         return None
@@ -142,3 +145,34 @@ def without_asked(asked: frozenset[str], reply: str) -> str:
     return _WORD.sub(
         lambda m: "_" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
     )
+
+
+def defines(term: str, reply: str) -> bool:
+    """Whether the reply defines a term rather than merely using it (`definition`)."""
+    pattern = definition(term)
+    return pattern is not None and pattern.search(reply) is not None
+
+
+@lru_cache(maxsize=256)
+def definition(term: str) -> re.Pattern[str] | None:
+    """What a sentence that defines a term looks like; None for a term without words.
+
+    "Technological sovereignty is ...", "technological sovereignty means / refers to",
+    "technological sovereignty: ...", "technological sovereignty (the ability to ...)",
+    "..., i.e. / that is / which ...", or the term after "called", "known as", "referred
+    to as", "defined as": "The EU Cybersecurity Strategy will increase resilience,
+    technological sovereignty and EU leadership" uses it without saying what it is.
+    """
+    words = r"[\s-]+".join(map(re.escape, _WORD.findall(term)))
+    if not words:
+        return None
+    quote = "[\"“”'‘’]?"
+    # Between the term and its verb: an aside in brackets or commas ("(JMOL)", ", also
+    # X,"), or another name for it ("A hung jury or deadlocked jury is ...").
+    aside = r"(?:\s*\([^)]*\)|\s*,[^,.;]{0,60},|\s+or\s+(?:[\w-]+\s+){0,3}[\w-]+)?"
+    after = (
+        rf"\b{words}s?{quote}{aside}\s*(?:,\s*)?(?:[:(—–]|(?:is|are|was|were|means|refers\s+to"
+        rf"|i\.?e|that\s+is|which|namely)\b)"
+    )
+    before = rf"\b(?:called|known\s+as|referred\s+to\s+as|defined\s+as|termed)\s+{quote}{words}\b"
+    return re.compile(f"{after}|{before}", re.I)

@@ -105,6 +105,18 @@ _WHAT_IS = re.compile(
 )
 _ACRONYM_ALONE = re.compile(r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?")
 
+# "What does 'technological sovereignty' mean?", "What is meant by cyber resilience?",
+# "define rules-based order": a question that asks what a term means is not answered by
+# a sentence that merely uses the term, as one asking what an acronym stands for is not
+# (kind "definition"; `kinds.defines`). "What does the strategy mean for partners?"
+# asks something else: "mean" must end the question.
+_DEFINITION = re.compile(
+    r"^\W*(?:what\s+(?:does|do)\s+(.+?)\s+(?:actually\s+|really\s+|exactly\s+)?mean"
+    r"|what\s+is\s+(?:meant\s+by|the\s+(?:meaning|definition)\s+of)\s+(.+?)"
+    r"|define\s+(.+?))\W*$",
+    re.I,
+)
+
 
 def _about(text: str) -> str | None:
     """The acronym a "what is X" question is about, or None (see `_WHAT_IS`)."""
@@ -365,7 +377,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("how", re.compile(r"^\s*how\b", re.I)),
     ("what", re.compile(r"^\s*(?:what|which)\b", re.I)),
 )
-KINDS = ("acronym", *(name for name, _ in _KINDS), "other")
+KINDS = ("acronym", "definition", *(name for name, _ in _KINDS), "other")
 
 
 @dataclass(frozen=True)
@@ -382,12 +394,14 @@ class Question:
             use them but a passage lacking them is not missing anything asked.
         kind: The kind of answer asked for: one of `KINDS` ("when", "how_many",
             "how_much", "money", "who", "country", "where", "why", "yes_no", "how", "what",
-            "acronym", "other").
+            "acronym", "definition", "other").
         acronym: The acronym whose long form is asked ("What does PESCO stand for?",
             kind "acronym") or that the question is about ("What is PESCO?": the
             long form, when the text defines it, is a fine first line), or None.
         small_talk: "greeting", "thanks", "help" or "sources" when the message has no topic,
             else None.
+        term: The term whose meaning is asked ("What does technological sovereignty
+            mean?", kind "definition"), or None.
     """
 
     text: str
@@ -397,6 +411,7 @@ class Question:
     kind: str
     acronym: str | None
     small_talk: str | None
+    term: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -420,6 +435,7 @@ def parse(text: str) -> Question:
     words = message if text == whole else analysis.words(text)
     acronym = _acronym(text)
     about = None if acronym else _about(text)
+    term = None if acronym else _term(text)
     form_verbs = {
         w for m in _FORM_PHRASE.finditer(text) for w in analysis.words(m.group(0))
     } & _FORM_VERBS
@@ -432,10 +448,19 @@ def parse(text: str) -> Question:
         tuple(words),
         content,
         form,
-        "acronym" if acronym else "yes_no" if whether else _kind(text),
+        "acronym" if acronym else "definition" if term else "yes_no" if whether else _kind(text),
         acronym or about,
         _small_talk(message),
+        term,
     )
+
+
+def _term(text: str) -> str | None:
+    """The term a question asks the meaning of (`_DEFINITION`), quotes and article off."""
+    m = _DEFINITION.match(text)
+    term = next((g for g in m.groups() if g), "") if m else ""
+    term = re.sub(r"^(?:the|a|an)\s+", "", term.strip(" \"'“”‘’"), flags=re.I)
+    return term if analysis.content_words(term) else None
 
 
 def _kind(text: str) -> str:

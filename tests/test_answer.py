@@ -399,3 +399,35 @@ def test_did_you_mean_spells_a_repaired_word_as_the_passages_write_it():
     acronym = answer_mod.corrected_words((("pecso", "pesco"),), (hit("PESCO projects", 2),))
     assert acronym == "“PESCO”"  # written only in capitals: kept so
     assert answer_mod.corrected_words((("atak", "attack"),), hits) == "“attack”"  # not there
+
+
+@pytest.mark.parametrize(
+    ("term", "reply", "expected"),
+    [
+        ("hung jury", "A hung jury or deadlocked jury is a jury that cannot agree.", True),
+        ("judgment as a matter of law", "Judgment as a matter of law (JMOL) is a motion.", True),
+        ("plus-minus sign", "The plus-minus sign (±) is a mathematical symbol.", True),
+        ("cyber diplomacy toolbox", "Use of the cyber diplomacy toolbox: declarations", True),
+        ("phishing", 'Such attacks, sometimes referred to as "phishing", fool users.', True),
+        ("technological sovereignty", "It increases technological sovereignty and trust.", False),
+        ("memorized secret", "Memorized secrets SHALL be at least 8 characters long.", False),
+    ],
+)
+def test_a_definition_question_needs_a_reply_that_defines_the_term(term, reply, expected):
+    assert kinds.defines(term, reply) is expected
+
+
+def test_a_term_the_text_only_uses_is_not_defined_by_quoting_it(shipped_engine, tmp_path):
+    declined = shipped_engine.ask("What does 'technological sovereignty' actually mean?")
+    assert not declined.answered  # the factsheet names it in a list, never says what it is
+    corpus = tmp_path / "glossary"
+    corpus.mkdir()
+    (corpus / "terms.txt").write_text(  # the passage's lead only uses the term
+        "The strategy increases technological sovereignty and leadership. Technological "
+        "sovereignty is the ability to develop and use key technologies without depending "
+        "on others.\n",
+        encoding="utf-8",
+    )
+    answer = Engine.open(settings_for(corpus)).ask("What is meant by technological sovereignty?")
+    assert answer.answered
+    assert answer.text.startswith("Technological sovereignty is the ability")

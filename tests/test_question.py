@@ -322,3 +322,32 @@ def test_a_shouted_question_is_answered_like_a_typed_one(shipped_engine):
 )
 def test_quotes_brackets_and_pasted_tags_around_an_acronym_do_not_hide_it(text):
     assert parse(text).acronym == "PESCO"
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("What does 'technological sovereignty' actually mean?", "technological sovereignty"),
+        ("What is meant by cyber resilience?", "cyber resilience"),
+        ("what is the definition of a hung jury", "hung jury"),
+        ("Define rules-based order.", "rules-based order"),
+        ("What do confidence-building measures mean?", "confidence-building measures"),
+    ],
+)
+def test_a_question_about_what_a_term_means_asks_for_its_definition(text, term):
+    question = parse(text)
+    assert question.kind == "definition" and question.term == term
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("What does the strategy mean for partners?", "what"),  # not what the word means
+        ("what does this mean", "what"),  # no term to define
+        ("What does PESCO mean?", "acronym"),  # an acronym's long form
+        ("What is technological sovereignty?", "what"),  # a usage may answer this
+    ],
+)
+def test_other_questions_with_mean_ask_no_definition(text, kind):
+    question = parse(text)
+    assert question.kind == kind and question.term is None
