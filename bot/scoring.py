@@ -260,9 +260,17 @@ def top_candidates(
             dtype=np.int64,
         )
         low = int((cuts - starts).sum())
-        lower = (indices, data, norms, coded, starts, cuts, weights, low, k)
+        # Both halves add into this thread's scores: they touch disjoint passages, and
+        # the helper's own accumulator, used only by the few split questions, was cold
+        # by the next one (in place at 1M, the 400,000+ postings questions split: mean
+        # 1.43-1.74 ms with their own, 1.19-1.42 shared; not split: 1.15-1.23; load
+        # 1.5-1.8, bench/README.md), and 4 MB more per million passages.
+        shared = _accumulator(norms.size)
+        lower = (indices, data, norms, coded, starts, cuts, weights, low, k, shared)
         first = _helper.submit(_score, *lower)
-        positions, best = _score(indices, data, norms, coded, cuts, ends, weights, total - low, k)
+        positions, best = _score(
+            indices, data, norms, coded, cuts, ends, weights, total - low, k, shared
+        )
         if first.cancel():  # the helper has not started (no CPU for it): do its half here
             other_positions, other_best = _score(*lower)
         else:
@@ -309,6 +317,7 @@ def _score(
     weights: np.ndarray,
     total: int,
     k: int,
+    scores: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores the given postings with the compiled loop, or numpy until it is loaded."""
     if _numpy_for(total) or coded is None:  # None: the loop was loaded since the check
@@ -316,7 +325,9 @@ def _score(
         result = _score_numpy(indices, data, norms, starts, ends, weights, k)
         _count_numpy(time.perf_counter() - started)
         return result
-    return _score_compiled(compiled(), indices, data, norms, coded, starts, ends, weights, total, k)
+    return _score_compiled(
+        compiled(), indices, data, norms, coded, starts, ends, weights, total, k, scores
+    )
 
 
 # Seconds of numpy summing after which the compiled loop is loaded, by the question
@@ -392,12 +403,12 @@ def _score_compiled(
     weights: np.ndarray,
     total: int,
     k: int,
+    scores: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accumulates the given postings in this thread's buffers and collects the best."""
     n_passages = norms.size
-    scores = getattr(_local, "scores", None)
-    if scores is None or scores.size != n_passages:
-        scores = _local.scores = np.zeros(n_passages, dtype=np.float32)
+    if scores is None:
+        scores = _accumulator(n_passages)
     # Reused, like the accumulator: a fresh array of a million entries costs a page
     # fault per 4 KB on first write, a tenth of a millisecond per question.
     touched = getattr(_local, "touched", None)
@@ -421,6 +432,14 @@ def _score_compiled(
     if count < 0:
         raise DamagedPostings("indices", _OUT_OF_RANGE.format(n_passages))
     return kernels.collect(scores, touched, count, k)
+
+
+def _accumulator(size: int) -> np.ndarray:
+    """This thread's scores, all zero between questions."""
+    scores = getattr(_local, "scores", None)
+    if scores is None or scores.size != size:
+        scores = _local.scores = np.zeros(size, dtype=np.float32)
+    return scores
 
 
 _OUT_OF_RANGE = "a posting names a passage beyond the {} there are"
