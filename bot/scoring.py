@@ -122,8 +122,15 @@ def warm_up() -> None:
 # passages with the 2-CPU machine's load average near 3, splitting questions of 100,000
 # postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms), 400,000
 # and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
-# while the load average leaves a CPU free (`_cpu_free`).
-SPLIT_POSTINGS = 400_000
+# while the load average leaves a CPU free (`_cpu_free`). From a million postings: at
+# 1M passages, in the benchmark's own stream of questions, splitting those of 400,000+
+# never paid (they score in 0.7-0.9 ms, against the helper's wake-up and the two
+# threads sharing the caches). One process per setting, taking turns, load 1.2-1.8
+# (another process using part of the other CPU): their mean 1.39-1.88 ms split against
+# 1.16-1.37 not, the whole path's p99 up to 0.3 ms higher; at load 0.2-0.9, three rounds
+# gave no measurable difference (bench/README.md). At ten million passages the common
+# questions have millions of postings, and splitting them pays (p50 8.5 against 12.9 ms).
+SPLIT_POSTINGS = 1_000_000
 _CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
 
 
