@@ -124,11 +124,12 @@ def warm_up() -> None:
 # and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
 # while the load average leaves a CPU free (`_cpu_free`). From a million postings: at
 # 1M passages, in the benchmark's own stream of questions, splitting those of 400,000+
-# never paid (they score in 0.7-0.9 ms, against the helper's wake-up and the two
-# threads sharing the caches). One process per setting, taking turns, load 1.2-1.8
-# (another process using part of the other CPU): their mean 1.39-1.88 ms split against
-# 1.16-1.37 not, the whole path's p99 up to 0.3 ms higher; at load 0.2-0.9, three rounds
-# gave no measurable difference (bench/README.md). At ten million passages the common
+# never paid: they score in 0.7-0.9 ms, and even repeated alone (caches warm, the
+# helper just woken) two halves at once took 0.59 ms against 0.71 for the whole, not
+# half. One process per setting, taking turns (whole answer path, bench/README.md),
+# their mean: other CPU idle (load 1.0), 1.21-1.23 ms split against 1.20-1.23 not;
+# partly busy (load 1.4-1.8), 1.39-1.88 against 1.19-1.27, and the p99 of all
+# questions 0.2-0.5 ms higher in three rounds of four. At ten million passages the common
 # questions have millions of postings, and splitting them pays (p50 8.5 against 12.9 ms).
 SPLIT_POSTINGS = 1_000_000
 _CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
@@ -269,9 +270,10 @@ def top_candidates(
         low = int((cuts - starts).sum())
         # Both halves add into this thread's scores: they touch disjoint passages, and
         # the helper's own accumulator, used only by the few split questions, was cold
-        # by the next one (in place at 1M, the 400,000+ postings questions split: mean
-        # 1.43-1.74 ms with their own, 1.19-1.42 shared; not split: 1.15-1.23; load
-        # 1.5-1.8, bench/README.md), and 4 MB more per million passages.
+        # by the next one, and 4 MB more per million passages. In place at 1M with the
+        # other CPU idle, the 400,000+ postings questions' mean: split with their own
+        # 1.57-1.83 ms, not split 1.28-1.36; split sharing 1.21-1.23, not 1.20-1.23
+        # (bench/README.md).
         shared = _accumulator(norms.size)
         lower = (indices, data, norms, coded, starts, cuts, weights, low, k, shared)
         first = _helper.submit(_score, *lower)
