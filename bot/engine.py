@@ -83,6 +83,9 @@ class Engine:
         self._retriever = retriever
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
+        # The CURRENT pointer's path, joined once: a Path join costs more than the stat
+        # every question makes of it (2.6 against 1.8 us).
+        self._current = os.fspath(settings.index_dir / index_mod.CURRENT)
         self._examples: tuple[str, tuple[str, ...]] | None = None  # (build id, questions)
         self._refused = ""  # a build that failed to load: not tried (nor logged) again
         self._damaged = ""  # the build in use, once found damaged on disk (logged once)
@@ -155,7 +158,7 @@ class Engine:
         # A build replaces CURRENT with os.replace, which gives it a new inode: one stat
         # tells whether anything changed, without opening the file on every question.
         try:
-            st = os.stat(self.settings.index_dir / index_mod.CURRENT)
+            st = os.stat(self._current)
         except OSError:
             return False
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -122,8 +122,16 @@ def warm_up() -> None:
 # passages with the 2-CPU machine's load average near 3, splitting questions of 100,000
 # postings and up made the median question 0.2 ms slower (1.05 against 0.84 ms), 400,000
 # and up 0.05 ms; none, the fastest. So only the largest questions are split, and only
-# while the load average leaves a CPU free (`_cpu_free`).
-SPLIT_POSTINGS = 400_000
+# while the load average leaves a CPU free (`_cpu_free`). From a million postings: at
+# 1M passages, in the benchmark's own stream of questions, splitting those of 400,000+
+# never paid: they score in 0.7-0.9 ms, and even repeated alone (caches warm, the
+# helper just woken) two halves at once took 0.59 ms against 0.71 for the whole, not
+# half. One process per setting, taking turns (whole answer path, bench/README.md),
+# their mean: other CPU idle (load 1.0), 1.21-1.23 ms split against 1.20-1.23 not;
+# partly busy (load 1.4-1.8), 1.39-1.88 against 1.19-1.27, and the p99 of all
+# questions 0.2-0.5 ms higher in three rounds of four. At ten million passages the common
+# questions have millions of postings, and splitting them pays (p50 8.5 against 12.9 ms).
+SPLIT_POSTINGS = 1_000_000
 _CPUS = os.cpu_count() or 1  # asked once: it reads /sys, 20 us a call
 
 
@@ -260,9 +268,18 @@ def top_candidates(
             dtype=np.int64,
         )
         low = int((cuts - starts).sum())
-        lower = (indices, data, norms, coded, starts, cuts, weights, low, k)
+        # Both halves add into this thread's scores: they touch disjoint passages, and
+        # the helper's own accumulator, used only by the few split questions, was cold
+        # by the next one, and 4 MB more per million passages. In place at 1M with the
+        # other CPU idle, the 400,000+ postings questions' mean: split with their own
+        # 1.57-1.83 ms, not split 1.28-1.36; split sharing 1.21-1.23, not 1.20-1.23
+        # (bench/README.md).
+        shared = _accumulator(norms.size)
+        lower = (indices, data, norms, coded, starts, cuts, weights, low, k, shared)
         first = _helper.submit(_score, *lower)
-        positions, best = _score(indices, data, norms, coded, cuts, ends, weights, total - low, k)
+        positions, best = _score(
+            indices, data, norms, coded, cuts, ends, weights, total - low, k, shared
+        )
         if first.cancel():  # the helper has not started (no CPU for it): do its half here
             other_positions, other_best = _score(*lower)
         else:
@@ -309,6 +326,7 @@ def _score(
     weights: np.ndarray,
     total: int,
     k: int,
+    scores: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores the given postings with the compiled loop, or numpy until it is loaded."""
     if _numpy_for(total) or coded is None:  # None: the loop was loaded since the check
@@ -316,7 +334,9 @@ def _score(
         result = _score_numpy(indices, data, norms, starts, ends, weights, k)
         _count_numpy(time.perf_counter() - started)
         return result
-    return _score_compiled(compiled(), indices, data, norms, coded, starts, ends, weights, total, k)
+    return _score_compiled(
+        compiled(), indices, data, norms, coded, starts, ends, weights, total, k, scores
+    )
 
 
 # Seconds of numpy summing after which the compiled loop is loaded, by the question
@@ -392,12 +412,12 @@ def _score_compiled(
     weights: np.ndarray,
     total: int,
     k: int,
+    scores: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accumulates the given postings in this thread's buffers and collects the best."""
     n_passages = norms.size
-    scores = getattr(_local, "scores", None)
-    if scores is None or scores.size != n_passages:
-        scores = _local.scores = np.zeros(n_passages, dtype=np.float32)
+    if scores is None:
+        scores = _accumulator(n_passages)
     # Reused, like the accumulator: a fresh array of a million entries costs a page
     # fault per 4 KB on first write, a tenth of a millisecond per question.
     touched = getattr(_local, "touched", None)
@@ -421,6 +441,14 @@ def _score_compiled(
     if count < 0:
         raise DamagedPostings("indices", _OUT_OF_RANGE.format(n_passages))
     return kernels.collect(scores, touched, count, k)
+
+
+def _accumulator(size: int) -> np.ndarray:
+    """This thread's scores, all zero between questions."""
+    scores = getattr(_local, "scores", None)
+    if scores is None or scores.size != size:
+        scores = _local.scores = np.zeros(size, dtype=np.float32)
+    return scores
 
 
 _OUT_OF_RANGE = "a posting names a passage beyond the {} there are"
