@@ -390,3 +390,21 @@ def test_an_index_path_naming_a_file_is_one_error_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "Error: index path notes.txt is a file; --index names a folder (it is created if missing)"
     ]
+
+
+def test_messages_built_to_make_patterns_backtrack_are_answered(project):
+    # Runs of spaces or punctuation between the words a pattern looks for: one of the
+    # question patterns once took cubic time on them (800 spaces: 6 s; a 4,000-character
+    # message: hours, a stalled bot). Each must get its line of reply, like any message.
+    hostile = [
+        "what does" + " " * 4000 + "x",
+        "What is meant by " + "! " * 2000 + "a",
+        "define " + "!" * 4000 + "a",
+        "what does " + "a " * 2000 + "mean",
+        "What does" + " " * 3000 + "technological sovereignty" + " " * 900 + "mean?",
+    ]
+    result = run_bot("ask", "--json", "-", cwd=project, stdin="\n".join(hostile) + "\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == len(hostile)
+    assert all(row["answer"] for row in rows)
