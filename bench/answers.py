@@ -13,7 +13,7 @@ product's code path (`Engine.ask`) and prints:
   the best-scoring sentence);
 - "held out": the learned decision refitted without the set (on every other set given)
   and judged on it: how the decision does on a corpus it has never seen;
-- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-9.jsonl`,
+- `eval/heldout/factsheet.jsonl` and `factsheet-2.jsonl` to `factsheet-10.jsonl`,
   questions about the shipped factsheet written blind (without running the bot) and
   never trained on: the shipped model's figure on them is an honest one for new
   questions about a corpus it was calibrated on;
@@ -122,6 +122,7 @@ def project_sets() -> list[QuestionSet]:
                 (7, "factsheet-7.jsonl"),
                 (8, "factsheet-8.jsonl"),
                 (9, "factsheet-9.jsonl"),
+                (10, "factsheet-10.jsonl"),
             )
         ),
     ]

@@ -106,16 +106,19 @@ _WHAT_IS = re.compile(
 _ACRONYM_ALONE = re.compile(r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})s?")
 
 # "What does 'technological sovereignty' mean?", "What is meant by cyber resilience?",
-# "define rules-based order": a question that asks what a term means is not answered by
-# a sentence that merely uses the term, as one asking what an acronym stands for is not
-# (kind "definition"; `kinds.defines`). "What does the strategy mean for partners?"
-# asks something else: "mean" must end the question.
+# "How does the factsheet define X?", "How is X defined?", "define rules-based order":
+# a question that asks what a term means is not answered by a sentence that merely uses
+# the term, as one asking what an acronym stands for is not (kind "definition";
+# `kinds.defines`). "What does the strategy mean for partners?" asks something else:
+# "mean" must end the question.
 # Matched against the question with its spaces made single and at most `_TERM_CHARS`
 # long: with "\s+" on both sides of a lazy group, a run of spaces took cubic time (800
 # spaces: 6 s).
 _DEFINITION = re.compile(
     r"^\W*(?:what (?:does|do) (.+?) (?:actually |really |exactly )?mean"
     r"|what is (?:meant by|the (?:meaning|definition) of) (.+?)"
+    r"|how (?:does|do) (?:the |this |it |they )?(?:\w+ )?define (.+?)"
+    r"|how (?:is|are) (.+?) defined"
     r"|define (.+?))\W*$",
     re.I,
 )

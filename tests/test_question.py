@@ -331,6 +331,8 @@ def test_quotes_brackets_and_pasted_tags_around_an_acronym_do_not_hide_it(text):
         ("What is meant by cyber resilience?", "cyber resilience"),
         ("what is the definition of a hung jury", "hung jury"),
         ("Define rules-based order.", "rules-based order"),
+        ("How does the factsheet define 'technological sovereignty'?", "technological sovereignty"),
+        ("how is a hung jury defined", "hung jury"),
         ("What do confidence-building measures mean?", "confidence-building measures"),
     ],
 )
