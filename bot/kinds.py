@@ -163,7 +163,8 @@ def definition(term: str) -> re.Pattern[str] | None:
     to as", "defined as": "The EU Cybersecurity Strategy will increase resilience,
     technological sovereignty and EU leadership" uses it without saying what it is.
     """
-    words = r"[\s-]+".join(map(re.escape, _WORD.findall(term)))
+    # Any spaces, hyphens or apostrophes between its words: "EU's cyber-policy".
+    words = r"[\W_]+".join(map(re.escape, _WORD.findall(term)))
     if not words:
         return None
     quote = "[\"“”'‘’]?"

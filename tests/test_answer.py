@@ -409,6 +409,7 @@ def test_did_you_mean_spells_a_repaired_word_as_the_passages_write_it():
         ("plus-minus sign", "The plus-minus sign (±) is a mathematical symbol.", True),
         ("cyber diplomacy toolbox", "Use of the cyber diplomacy toolbox: declarations", True),
         ("phishing", 'Such attacks, sometimes referred to as "phishing", fool users.', True),
+        ("EU's cyber policy", "The EU’s cyber-policy is a set of measures.", True),
         ("technological sovereignty", "It increases technological sovereignty and trust.", False),
         ("memorized secret", "Memorized secrets SHALL be at least 8 characters long.", False),
     ],
