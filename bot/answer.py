@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import acronyms, analysis, wordlist
-from bot.kinds import answers_the_kind, definition, need
+from bot.kinds import answers_the_kind, asked_for
 from bot.model import AnswerModel
 from bot.question import Question
 from bot.retriever import RELATED_WEIGHT, Hit, Retriever, Search
@@ -319,12 +319,7 @@ def draft(retriever: Retriever, question: Question, search: Search) -> Draft | N
         t: search.info.get(q, 0.0) * (1.0 if t == q else RELATED_WEIGHT)
         for t, q in stands_for.items()
     }
-    if question.kind == "definition" and question.term:
-        # A sentence that defines the term is quoted first; the term is no answer to
-        # blank out of it, as a name asked about is for "who".
-        needed, asked = definition(question.term), frozenset[str]()
-    else:
-        needed, asked = need(question.kind), frozenset(question.words)
+    needed, asked = asked_for(question)
     quotes: list[Quote] = []
     sentences: tuple[str, ...] = ()
     for hit in support:

@@ -109,17 +109,27 @@ def answers_the_kind(question: Question, reply: str) -> bool | None:
     None when the question's kind puts no condition on the reply ("what", "why",
     yes/no); otherwise True or False: a date, time, weekday, month or duration for
     "when"; a number or an amount for "how many/much"; a name or an organisation for
-    "who"; a place for "where"; a country's name for "which country"; the term
-    defined for "what does X mean?" (`defines`).
+    "who"; a place for "where"; a country's name for "which country"; a sentence
+    defining the term for "what does X mean?" (`definition`).
     """
-    if question.kind == "definition" and question.term:
-        return defines(question.term, reply)
-    needed = need(question.kind)
+    needed, asked = asked_for(question)
     if needed is None:
         return None
     if question.kind in ("how_many", "how_much"):
         reply = _YEAR.sub("_", reply)
-    return needed.search(without_asked(frozenset(question.words), reply)) is not None
+    return needed.search(without_asked(asked, reply)) is not None
+
+
+def asked_for(question: Question) -> tuple[re.Pattern[str] | None, frozenset[str]]:
+    """What the question's reply must hold (`need`), and the asked words that never count.
+
+    What the question names is no answer to it ("Who leads PESCO?" is not answered by
+    "PESCO"), except for a definition, whose term the defining sentence must hold.
+    The answer's choice of sentence and its decision both read this.
+    """
+    if question.kind == "definition" and question.term:
+        return definition(question.term), frozenset()
+    return need(question.kind), frozenset(question.words)
 
 
 # A year is no count or amount: "What is the population of Ukraine?" is not answered by
@@ -145,12 +155,6 @@ def without_asked(asked: frozenset[str], reply: str) -> str:
     return _WORD.sub(
         lambda m: "_" if analysis.normalize(m.group(0)) in asked else m.group(0), reply
     )
-
-
-def defines(term: str, reply: str) -> bool:
-    """Whether the reply defines a term rather than merely using it (`definition`)."""
-    pattern = definition(term)
-    return pattern is not None and pattern.search(reply) is not None
 
 
 @lru_cache(maxsize=256)

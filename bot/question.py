@@ -109,7 +109,7 @@ _ACRONYM_ALONE = re.compile(r"([A-Z][A-Z0-9&]{1,9}|[A-Z][a-z][A-Z][A-Za-z]{0,6})
 # "How does the factsheet define X?", "How is X defined?", "define rules-based order":
 # a question that asks what a term means is not answered by a sentence that merely uses
 # the term, as one asking what an acronym stands for is not (kind "definition";
-# `kinds.defines`). "What does the strategy mean for partners?" asks something else:
+# `kinds.definition`). "What does the strategy mean for partners?" asks something else:
 # "mean" must end the question.
 # Matched against the question with its spaces made single and at most `_TERM_CHARS`
 # long: with "\s+" on both sides of a lazy group, a run of spaces took cubic time (800

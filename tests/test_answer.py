@@ -415,7 +415,9 @@ def test_did_you_mean_spells_a_repaired_word_as_the_passages_write_it():
     ],
 )
 def test_a_definition_question_needs_a_reply_that_defines_the_term(term, reply, expected):
-    assert kinds.defines(term, reply) is expected
+    question = parse(f"What does {term} mean?")
+    assert question.kind == "definition"
+    assert answers_the_kind(question, reply) is expected
 
 
 def test_a_term_the_text_only_uses_is_not_defined_by_quoting_it(shipped_engine, tmp_path):
