@@ -205,11 +205,19 @@ def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str,
         "cv_calibration": calibration(labels.tolist(), predicted),
         "cv_per_corpus": {
             g: _rounded(
-                triggering(
-                    [r for r in rows if r.group == g],
-                    [p for r, p in zip(rows, predicted, strict=True) if r.group == g],
-                    threshold,
-                )
+                {
+                    **triggering(
+                        [r for r in rows if r.group == g],
+                        [p for r, p in zip(rows, predicted, strict=True) if r.group == g],
+                        threshold,
+                    ),
+                    # Threshold-free: how well the probabilities fit this corpus alone.
+                    "log_loss": log_loss(
+                        labels[groups == g],
+                        np.clip(np.array(predicted)[groups == g], 1e-6, 1 - 1e-6),
+                        labels=[0, 1],
+                    ),
+                }
             )
             for g in corpora
         },
