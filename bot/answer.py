@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot import acronyms, analysis, wordlist
+from bot import acronyms, analysis, vectors, wordlist
 from bot.kinds import answers_the_kind, asked_for
 from bot.model import AnswerModel
 from bot.question import Question
@@ -369,6 +369,7 @@ def _acronym_draft(acronym: str, repaired: bool, search: Search, long_form: str,
         score=1.0,
         coverage=1.0,
         sentence_coverage=1.0,
+        sentence_closeness=1.0,
         quoted_specific=1.0,
         margin=1.0,
         matched_rarity=1.0 if info else 0.0,
@@ -407,8 +408,13 @@ FEATURES = (
     # (0.47), which the factsheet lacks; "What makes the EU ..." lacks only "makes" (0.38).
     "absent_specific",  # specificity of the most specific question word the corpus lacks
     "quoted_specific",  # share of the question's specificity the quoted sentences hold
-    "unquoted_specific",  # specificity of the most specific question word not quoted
+    # The specificity of the most specific question word the quoted sentences lack,
+    # less as much as they come close to it in meaning (`bot.vectors`).
+    "unquoted_specific",
     "related",  # share of the question's information matched only through related words
+    # The share of the question's information the quoted sentences hold, a word they
+    # lack counted as much as they come close to it in meaning ("changing": "evolving").
+    "sentence_closeness",
 )
 
 
@@ -429,10 +435,14 @@ def features(
     matched = [v for s, v in info.items() if s in found]
     missing = [v for s, v in info.items() if s not in found and s not in search.form]
     met = answers_the_kind(question, " ".join(sentences))
-    specific = _specificity(question, search)
+    surface = _surface(question, search)
+    specific = {
+        s: wordlist.specificity(surface.get(s, s)) for s in search.info if s not in search.form
+    }
     total = sum(specific.values()) or 1.0
     absent = {analysis.stem(w) for w in search.unknown}
-    unquoted = [v for s, v in specific.items() if s not in quoted]
+    close = _closeness(specific, quoted, surface, sentences)
+    asked = sum(info[s] for s in specific) or 1.0
     return {
         "score": top,
         "coverage": search.coverage(found),
@@ -455,20 +465,38 @@ def features(
         "lead": float(bool(sentences) and analysed(hits[0].passage.text)[0][0] == sentences[0]),
         "absent_specific": max((v for s, v in specific.items() if s in absent), default=0.0),
         "quoted_specific": sum(v for s, v in specific.items() if s in quoted) / total,
-        "unquoted_specific": max(unquoted, default=0.0),
+        "unquoted_specific": max((v * (1.0 - close[s]) for s, v in specific.items()), default=0.0),
         "related": search.coverage(hits[0].related),
+        "sentence_closeness": sum(info[s] * close[s] for s in specific) / asked,
     }
 
 
-def _specificity(question: Question, search: Search) -> dict[str, float]:
-    """Each asked stem's English specificity (`wordlist.specificity`), form words left out.
-
-    A stem reached through a repair takes its corrected word's; one reached otherwise
-    (a compound's part) its stem's.
-    """
+def _surface(question: Question, search: Search) -> dict[str, str]:
+    """Each asked stem's word as asked; a stem reached through a repair, its corrected word."""
     surface = {analysis.stem(w): w for w in question.content}
     surface.update({analysis.stem(fixed): fixed for _, fixed in search.corrections})
-    return {s: wordlist.specificity(surface.get(s, s)) for s in search.info if s not in search.form}
+    return surface
+
+
+def _closeness(
+    asked: Mapping[str, float],
+    quoted: frozenset[str],
+    surface: Mapping[str, str],
+    sentences: tuple[str, ...],
+) -> dict[str, float]:
+    """How close in meaning the quoted sentences come to each asked stem: 1 if quoted.
+
+    A stem with no word of its own (a compound's part) takes its stem for a word.
+    """
+    lacking = [s for s in asked if s not in quoted]
+    near = (
+        vectors.closeness(
+            [surface.get(s, s) for s in lacking], analysis.content_words(" ".join(sentences))
+        )
+        if lacking
+        else []
+    )
+    return {**dict.fromkeys(asked, 1.0), **dict(zip(lacking, near, strict=True))}
 
 
 def compose(
