@@ -40,12 +40,15 @@ STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
 # Words that give a question its form rather than its topic ("where is X located",
 # "what does X include", "what kind of X"). They still match passages that use them, but
 # when a passage lacks them it is not missing anything the question asked about, so the
-# answer layer leaves them out of its coverage figure.
+# answer layer leaves them out of its coverage figure. So do the words a user names the
+# text by ("according to the factsheet", "does the document mention"): a passage that
+# never calls itself a factsheet still answers "What does the factsheet say about X?".
 _QUESTION_FORM_WORDS_TEXT = """
     located locate location happen happened happens include includes including included run
     runs involve involves involved kind kinds sort type types example examples many much
     want wants wanted need needs mean means meant called call name named role main aim aims
     purpose goal goals exactly specifically currently actually really thing things way ways
+    factsheet document documents text texts source sources mention mentions mentioned according
 """
 QUESTION_FORM_WORDS: frozenset[str] = frozenset(_QUESTION_FORM_WORDS_TEXT.split())
 

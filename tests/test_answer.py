@@ -434,3 +434,20 @@ def test_a_term_the_text_only_uses_is_not_defined_by_quoting_it(shipped_engine, 
     answer = Engine.open(settings_for(corpus)).ask("What is meant by technological sovereignty?")
     assert answer.answered
     assert answer.text.startswith("Technological sovereignty is the ability")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "According to the factsheet, what will the EU Cybersecurity Strategy increase?",
+        "What does the document say the EU Cybersecurity Strategy will increase?",
+        "Does the text mention what the EU Cybersecurity Strategy will increase?",
+    ],
+)
+def test_naming_the_text_itself_does_not_make_a_question_unanswerable(shipped_engine, question):
+    # The factsheet never calls itself a factsheet, a document or a text; the words
+    # name where to look, not what to find (before, the first was declined).
+    plain = shipped_engine.ask("What will the EU Cybersecurity Strategy increase?")
+    asked = shipped_engine.ask(question)
+    assert plain.answered and asked.answered
+    assert asked.text == plain.text
