@@ -489,13 +489,7 @@ def _closeness(
     A stem with no word of its own (a compound's part) takes its stem for a word.
     """
     lacking = [s for s in asked if s not in quoted]
-    near = (
-        vectors.closeness(
-            [surface.get(s, s) for s in lacking], analysis.content_words(" ".join(sentences))
-        )
-        if lacking
-        else []
-    )
+    near = vectors.closeness([surface.get(s, s) for s in lacking], sentences) if lacking else []
     return {**dict.fromkeys(asked, 1.0), **dict(zip(lacking, near, strict=True))}
 
 

@@ -71,14 +71,18 @@ def test_the_shipped_vectors_put_paraphrases_close_and_unrelated_words_far():
 
 
 def test_without_the_table_nothing_is_close_and_the_bot_still_replies(shipped_engine, monkeypatch):
-    vectors._table.cache_clear()
+    def forget():
+        vectors._table.cache_clear()
+        vectors._rows_in.cache_clear()
+
+    forget()
     monkeypatch.setattr(vectors, "FILENAME", "no-such-table.npz")
     try:
         assert vectors.closeness(["quickly"], ["fast"]) == [0.0]
         reply = shipped_engine.ask("Does the EU hold talks with non-EU countries?")
         assert reply.hits and reply.text
     finally:
-        vectors._table.cache_clear()
+        forget()
 
 
 def features(engine, text):
