@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -442,7 +442,7 @@ def features(
     total = sum(specific.values()) or 1.0
     absent = {analysis.stem(w) for w in search.unknown}
     close = _closeness(specific, quoted, surface, sentences)
-    asked = sum(info[s] for s in specific) or 1.0
+    mass = sum(info[s] for s in specific) or 1.0
     return {
         "score": top,
         "coverage": search.coverage(found),
@@ -467,7 +467,7 @@ def features(
         "quoted_specific": sum(v for s, v in specific.items() if s in quoted) / total,
         "unquoted_specific": max((v * (1.0 - close[s]) for s, v in specific.items()), default=0.0),
         "related": search.coverage(hits[0].related),
-        "sentence_closeness": sum(info[s] * close[s] for s in specific) / asked,
+        "sentence_closeness": sum(info[s] * close[s] for s in specific) / mass,
     }
 
 
@@ -479,7 +479,7 @@ def _surface(question: Question, search: Search) -> dict[str, str]:
 
 
 def _closeness(
-    asked: Mapping[str, float],
+    asked: Iterable[str],
     quoted: frozenset[str],
     surface: Mapping[str, str],
     sentences: tuple[str, ...],

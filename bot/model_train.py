@@ -191,6 +191,7 @@ def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str,
     c = min(losses, key=lambda key: (losses[key], key))
     predicted = out_of_fold(c).tolist()
     threshold = best_threshold(rows, predicted)
+    clipped = np.clip(np.array(predicted), 1e-6, 1 - 1e-6)
     report: dict[str, Any] = {
         "questions": len(rows),
         "right_drafts": int(labels.sum()),
@@ -212,11 +213,7 @@ def fit(rows: Sequence[Example], folds: int = 5) -> tuple[AnswerModel, dict[str,
                         threshold,
                     ),
                     # Threshold-free: how well the probabilities fit this corpus alone.
-                    "log_loss": log_loss(
-                        labels[groups == g],
-                        np.clip(np.array(predicted)[groups == g], 1e-6, 1 - 1e-6),
-                        labels=[0, 1],
-                    ),
+                    "log_loss": log_loss(labels[groups == g], clipped[groups == g], labels=[0, 1]),
                 }
             )
             for g in corpora

@@ -17,7 +17,7 @@ Commons Public Domain Dedication and License (`vectors-LICENSE.txt`): the `WORDS
 frequent words made only of letters, each scaled to unit length and stored as 50 signed
 bytes (`vectors.npz` beside this module, 2 MB). `python -m bot.vectors GLOVE_TXT` derives
 it once; nothing is downloaded at run time. It is read on the first reply that lacks a
-question word (about 20 ms) and never for a reply that quotes them all.
+question word (about 30 ms) and never for a reply that quotes them all.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def closeness(words: Sequence[str], sentences: Iterable[str]) -> list[float]:
     """For each word, how close in meaning the closest word of `sentences` is, in [0, 1].
 
     0 when the two have no vector (a name the table lacks is close to nothing) or are
-    no closer than `FLOOR`; 1 for the same word. Takes about 15 µs for a few words and
+    no closer than `FLOOR`; 1 for the same word. Takes about 10 µs for a few words and
     sentences (a sentence's words are looked up once: the top passages recur).
     """
     rows, index = _table()
