@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -479,7 +479,7 @@ def _surface(question: Question, search: Search) -> dict[str, str]:
 
 
 def _closeness(
-    asked: Iterable[str],
+    asked: Collection[str],
     quoted: frozenset[str],
     surface: Mapping[str, str],
     sentences: tuple[str, ...],

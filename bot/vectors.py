@@ -15,7 +15,7 @@ The vectors are GloVe's (Pennington, Socher & Manning 2014, Stanford NLP Group:
 `glove.6B.50d.txt`, trained on Wikipedia 2014 and Gigaword 5), under the Open Data
 Commons Public Domain Dedication and License (`vectors-LICENSE.txt`): the `WORDS` most
 frequent words made only of letters, each scaled to unit length and stored as 50 signed
-bytes (`vectors.npz` beside this module, 2 MB). `python -m bot.vectors GLOVE_TXT` derives
+bytes (`vectors.npz` beside this module, 1.7 MB). `python -m bot.vectors GLOVE_TXT` derives
 it once; nothing is downloaded at run time. It is read on the first reply that lacks a
 question word (about 30 ms) and never for a reply that quotes them all.
 """
